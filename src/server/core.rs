@@ -1,0 +1,212 @@
+//! One core's state: its connections, its watch table, how far it has delivered applied
+//! changes, and its side of the channel mesh. Lives in `Rc` on its executor; never shared.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use glommio::channels::channel_mesh::Senders;
+use glommio::channels::local_channel::LocalSender;
+
+use super::conn::Conn;
+use super::msg::{Applied, LeaderMsg, Msg, Outcome, OutcomeBody, Reset};
+use super::notify::Notify;
+use super::shared::Shared;
+use super::stats::{CoreReport, CoreStats};
+use crate::tree::watch::{Notification, WatchTable};
+use crate::types::{ConnId, CoreId, SessionId, Zxid};
+
+/// The core that runs the consensus pipeline and the acceptor.
+pub const LEADER_CORE: CoreId = 0;
+
+/// Per-core state.
+pub struct Core {
+    /// This core's mesh id.
+    pub id: CoreId,
+    /// Process-wide state.
+    pub shared: Arc<Shared>,
+    /// This core's counters.
+    pub stats: Arc<CoreStats>,
+    /// Open connections by local key.
+    pub conns: RefCell<HashMap<u64, Rc<Conn>>>,
+    /// Watches of this core's connections.
+    pub watches: RefCell<WatchTable>,
+    /// Every applied batch up to here has had its watch events delivered on this core.
+    pub delivered_zxid: Cell<Zxid>,
+    /// Connections holding a read until `delivered_zxid` catches up.
+    pub blocked: RefCell<BTreeSet<u64>>,
+    /// Sessions heard from since the last touch report.
+    pub touched: RefCell<BTreeSet<SessionId>>,
+    next_conn: Cell<u64>,
+    senders: Senders<Msg>,
+    /// On the leader core: the consensus inbox.
+    pub leader_inbox: Option<LocalSender<LeaderMsg>>,
+    reports: RefCell<HashMap<u64, (usize, Vec<CoreReport>, Rc<Notify>)>>,
+    next_report: Cell<u64>,
+}
+
+impl Core {
+    /// A core with its mesh senders.
+    pub fn new(
+        id: CoreId,
+        shared: Arc<Shared>,
+        senders: Senders<Msg>,
+        leader_inbox: Option<LocalSender<LeaderMsg>>,
+    ) -> Core {
+        let stats = shared.stats[id].clone();
+        Core {
+            id,
+            shared,
+            stats,
+            conns: RefCell::new(HashMap::new()),
+            watches: RefCell::new(WatchTable::default()),
+            delivered_zxid: Cell::new(0),
+            blocked: RefCell::new(BTreeSet::new()),
+            touched: RefCell::new(BTreeSet::new()),
+            next_conn: Cell::new(1),
+            senders,
+            leader_inbox,
+            reports: RefCell::new(HashMap::new()),
+            next_report: Cell::new(1),
+        }
+    }
+
+    /// A fresh connection id on this core.
+    pub fn next_conn_id(&self) -> ConnId {
+        let local = self.next_conn.get();
+        self.next_conn.set(local + 1);
+        ConnId { core: self.id, local }
+    }
+
+    /// Sends to the consensus core (directly when it runs here).
+    pub async fn to_leader(&self, m: LeaderMsg) {
+        if let Some(inbox) = &self.leader_inbox {
+            if inbox.try_send(m).is_err() {
+                tracing::error!("consensus inbox closed");
+            }
+        } else if self.senders.send_to(LEADER_CORE, Msg::Leader(m)).await.is_err() {
+            tracing::error!("mesh to the consensus core closed");
+        }
+    }
+
+    /// Sends a message to another core.
+    pub async fn send(&self, core: CoreId, m: Msg) {
+        if self.senders.send_to(core, m).await.is_err() {
+            tracing::error!(core, "mesh send failed");
+        }
+    }
+
+    /// Handles one applied batch: watch events first, then replies, then closes.
+    pub fn on_applied(&self, applied: &Applied, outcomes: Vec<Outcome>) {
+        let mut notes: Vec<Notification> = Vec::new();
+        {
+            let mut w = self.watches.borrow_mut();
+            for t in &applied.triggers {
+                w.trigger(t, &mut notes);
+            }
+        }
+        let conns = self.conns.borrow().clone();
+        for n in notes {
+            if let Some(c) = conns.get(&n.conn) {
+                c.push_event(self, n.event_type, &n.path);
+            }
+        }
+        let mut touched: Vec<Rc<Conn>> = Vec::new();
+        for o in outcomes {
+            let Some(c) = conns.get(&o.conn.local) else { continue };
+            match o.body {
+                OutcomeBody::Reply { xid, zxid, err, body, close } => {
+                    c.complete_write(self, xid, zxid, err, &body, close);
+                }
+                other => c.complete_handshake(other),
+            }
+            touched.push(c.clone());
+        }
+        if applied.upto_zxid > self.delivered_zxid.get() {
+            self.delivered_zxid.set(applied.upto_zxid);
+        }
+        let blocked: Vec<u64> = std::mem::take(&mut *self.blocked.borrow_mut()).into_iter().collect();
+        for k in blocked {
+            if let Some(c) = conns.get(&k) {
+                touched.push(c.clone());
+            }
+        }
+        for c in &touched {
+            c.pump(self);
+        }
+        for c in conns.values() {
+            let sid = c.session.get();
+            if sid == 0 {
+                continue;
+            }
+            if applied.closed_sessions.contains(&sid) {
+                c.close_after_flush();
+            }
+            for (s, owner) in &applied.moved_sessions {
+                if *s == sid && *owner != c.id {
+                    c.close_after_flush();
+                }
+            }
+        }
+    }
+
+    /// This core's report for the four-letter words; resets counters if asked.
+    pub fn report(&self, reset: Reset) -> CoreReport {
+        let conns: Vec<Rc<Conn>> = self.conns.borrow().values().cloned().collect();
+        if reset == Reset::Server {
+            self.stats.reset();
+        }
+        let mut r = CoreReport::default();
+        for c in &conns {
+            if reset == Reset::Connections {
+                c.reset_stats();
+            }
+            r.conns.push(c.info());
+        }
+        let w = self.watches.borrow();
+        r.watch_count = w.watch_count();
+        r.watch_paths = w.path_count();
+        r.watching_conns = w.conn_count();
+        let sid_of = |k: &u64| conns.iter().find(|c| c.key == *k).map(|c| c.session.get());
+        for (k, paths) in w.by_connection() {
+            r.by_session.push((sid_of(&k).unwrap_or(0), paths));
+        }
+        for (p, ks) in w.by_path() {
+            r.by_path.push((p, ks.iter().map(|k| sid_of(k).unwrap_or(0)).collect()));
+        }
+        r
+    }
+
+    /// Reports of every core (this one included), gathered over the mesh.
+    pub async fn gather_reports(self: &Rc<Self>, reset: Reset) -> Vec<CoreReport> {
+        let n = self.shared.cores;
+        let id = self.next_report.get();
+        self.next_report.set(id + 1);
+        let done = Rc::new(Notify::default());
+        self.reports.borrow_mut().insert(id, (n - 1, vec![self.report(reset)], done.clone()));
+        for core in 0..n {
+            if core != self.id {
+                self.send(core, Msg::ReportRequest { reply_to: self.id, id, reset }).await;
+            }
+        }
+        if n > 1 {
+            let wait = done.wait();
+            let timeout = glommio::timer::sleep(std::time::Duration::from_secs(2));
+            futures_lite::future::or(wait, timeout).await;
+        }
+        self.reports.borrow_mut().remove(&id).map(|(_, v, _)| v).unwrap_or_default()
+    }
+
+    /// A report arrived from another core.
+    pub fn on_report(&self, id: u64, report: CoreReport) {
+        let mut reports = self.reports.borrow_mut();
+        if let Some((left, v, done)) = reports.get_mut(&id) {
+            v.push(report);
+            *left -= 1;
+            if *left == 0 {
+                done.notify();
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! One znode's immutable state. The writer replaces a node whole (copy on write); readers hold
+//! an `Arc<Node>` while they answer, so a later change never frees data under them.
+
+use std::sync::Arc;
+
+use crate::proto::records::{Acl, Stat};
+use crate::txn::NodeKind;
+
+/// Sorted child names. A persistent B-tree: cloning is O(1) and an insert or remove copies only
+/// a path of O(log n) chunks, so 100k-child nodes stay cheap to change.
+pub type Children = imbl::OrdSet<Arc<str>>;
+
+/// A znode as stored in the arena.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Zxid of the create.
+    pub czxid: i64,
+    /// Zxid of the last data change.
+    pub mzxid: i64,
+    /// Zxid of the last child list change.
+    pub pzxid: i64,
+    /// Create time, ms since the epoch.
+    pub ctime: i64,
+    /// Last data change time.
+    pub mtime: i64,
+    /// Data version.
+    pub version: i32,
+    /// Child list version (creates and deletes of children).
+    pub cversion: i32,
+    /// ACL version.
+    pub aversion: i32,
+    /// ZooKeeper's ephemeral owner encoding (see `txn::NodeKind`).
+    pub ephemeral_owner: i64,
+    /// The data.
+    pub data: Arc<[u8]>,
+    /// The ACL (shared between nodes created with the same list).
+    pub acl: Arc<[Acl]>,
+    /// Child names.
+    pub children: Children,
+}
+
+impl Node {
+    /// The wire Stat of this node.
+    pub fn stat(&self) -> Stat {
+        Stat {
+            czxid: self.czxid,
+            mzxid: self.mzxid,
+            ctime: self.ctime,
+            mtime: self.mtime,
+            version: self.version,
+            cversion: self.cversion,
+            aversion: self.aversion,
+            ephemeral_owner: self.ephemeral_owner,
+            data_length: self.data.len() as i32,
+            num_children: self.children.len() as i32,
+            pzxid: self.pzxid,
+        }
+    }
+
+    /// Kind derived from the ephemeral owner.
+    pub fn kind(&self) -> NodeKind {
+        NodeKind::from_owner(self.ephemeral_owner)
+    }
+
+    /// A fresh node.
+    pub fn new(zxid: i64, time_ms: i64, owner: i64, data: Arc<[u8]>, acl: Arc<[Acl]>) -> Node {
+        Node {
+            czxid: zxid,
+            mzxid: zxid,
+            pzxid: zxid,
+            ctime: time_ms,
+            mtime: time_ms,
+            version: 0,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: owner,
+            data,
+            acl,
+            children: Children::new(),
+        }
+    }
+
+    /// Approximate memory held by this node (for `mntr`'s data size).
+    pub fn data_bytes(&self) -> usize {
+        self.data.len()
+    }
+}
