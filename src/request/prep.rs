@@ -20,7 +20,7 @@ use crate::types::{SessionId, Zxid};
 pub struct NodeView {
     /// Data version.
     pub version: i32,
-    /// Child version.
+    /// Child creates so far (numbers sequential children).
     pub cversion: i32,
     /// ACL version.
     pub aversion: i32,
@@ -140,7 +140,6 @@ impl Prep {
                     if let Some(parent) = path::parent(&p) {
                         if let Some(mut v) = ctx.get(parent) {
                             v.num_children -= 1;
-                            v.cversion += 1;
                             ctx.set(parent, Some(v));
                         }
                     }
@@ -239,7 +238,6 @@ fn prep_one(
                 return Err(ErrorCode::NotEmpty);
             }
             parent.num_children -= 1;
-            parent.cversion += 1;
             ctx.set(parent_path, Some(parent));
             ctx.set(&r.path, None);
             Ok(TxnBody::Delete { path: r.path.clone() })
@@ -259,7 +257,6 @@ fn prep_one(
             }
             let mut parent = ctx.node(parent_path)?;
             parent.num_children -= 1;
-            parent.cversion += 1;
             ctx.set(parent_path, Some(parent));
             ctx.set(p, None);
             Ok(TxnBody::Delete { path: p.clone() })

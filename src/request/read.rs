@@ -110,6 +110,7 @@ fn eval_at(a: &Arena, auth: &AuthIds, op: OpCode, body: &[u8]) -> Eval {
             let r: GetACLRequest = decode(body)?;
             valid(&r.path)?;
             let n = a.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            check(&n.acl, perms::READ | perms::ADMIN, auth)?;
             let acl = if acl::allows(&n.acl, perms::ADMIN, auth) {
                 n.acl.to_vec()
             } else {

@@ -118,7 +118,7 @@ impl Conn {
     }
 
     /// The consensus core answered this connection's oldest outstanding write.
-    pub fn complete_write(&self, core: &Core, x: i32, zxid: Zxid, err: ErrorCode, body: &[u8], close: bool) {
+    pub fn complete_write(&self, x: i32, zxid: Zxid, err: ErrorCode, body: &[u8], close: bool) {
         let mut bytes = Vec::with_capacity(body.len() + 20);
         reply::frame(x, zxid, err, body, &mut bytes);
         let mut slots = self.slots.borrow_mut();
@@ -132,10 +132,7 @@ impl Conn {
             _ => tracing::warn!(conn = self.key, "write reply without an outstanding write"),
         }
         drop(slots);
-        let mut st = self.stats.borrow_mut();
-        st.last_zxid = zxid;
-        drop(st);
-        let _ = core;
+        self.stats.borrow_mut().last_zxid = zxid;
     }
 
     /// The consensus core answered the handshake.
@@ -263,7 +260,10 @@ impl Conn {
                     }
                     Err(e) => e,
                 };
-                reply::frame(x, arena.applied_zxid(), err, &[], &mut out);
+                // ZooKeeper answers addWatch with an ErrorResponse(0) body.
+                let mut b = Vec::new();
+                ErrorResponse { err: 0 }.write(&mut b);
+                reply::frame(x, arena.applied_zxid(), err, &b, &mut out);
                 (out, 0, false)
             }
             OpCode::WhoAmI => {
@@ -271,7 +271,14 @@ impl Conn {
                 let client_info = auth
                     .ids
                     .iter()
-                    .map(|i| ClientInfo { auth_scheme: i.scheme.clone(), user: i.id.clone() })
+                    .map(|i| {
+                        // Digest ids show the user name only, as ZooKeeper's getUserName.
+                        let user = match i.scheme.as_str() {
+                            "digest" => i.id.split(':').next().unwrap_or("").to_string(),
+                            _ => i.id.clone(),
+                        };
+                        ClientInfo { auth_scheme: i.scheme.clone(), user }
+                    })
                     .collect();
                 let mut b = Vec::new();
                 WhoAmIResponse { client_info }.write(&mut b);
@@ -423,6 +430,8 @@ pub async fn serve(core: Rc<Core>, stream: glommio::net::TcpStream) {
     conn.close_after_flush();
     writer_task.await;
     core.conns.borrow_mut().remove(&conn.key);
+    let unanswered = conn.slots.borrow().len() as u64;
+    core.stats.outstanding.fetch_sub(unanswered, Ordering::Relaxed);
     core.watches.borrow_mut().remove_conn(conn.key);
     core.blocked.borrow_mut().remove(&conn.key);
     core.stats.connections.fetch_sub(1, Ordering::Relaxed);
@@ -681,7 +690,8 @@ async fn on_request(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<()
     }
     let Some(op) = OpCode::from_i32(hdr.op_type) else {
         let mut out = Vec::new();
-        reply::frame(hdr.xid, core.shared.arena.applied_zxid(), ErrorCode::Unimplemented, &[], &mut out);
+        // As ZooKeeper's UnimplementedRequestProcessor: zxid -1, then the connection closes.
+        reply::frame(hdr.xid, -1, ErrorCode::Unimplemented, &[], &mut out);
         conn.slots.borrow_mut().push_back(Slot::Held { bytes: out, upto_zxid: 0, started_us: now, close: true });
         return Ok(());
     };

@@ -106,47 +106,43 @@ impl Core {
                 w.trigger(t, &mut notes);
             }
         }
-        let conns = self.conns.borrow().clone();
+        let conn = |k: u64| self.conns.borrow().get(&k).cloned();
         for n in notes {
-            if let Some(c) = conns.get(&n.conn) {
+            if let Some(c) = conn(n.conn) {
                 c.push_event(self, n.event_type, &n.path);
             }
         }
         let mut touched: Vec<Rc<Conn>> = Vec::new();
         for o in outcomes {
-            let Some(c) = conns.get(&o.conn.local) else { continue };
+            let Some(c) = conn(o.conn.local) else { continue };
             match o.body {
                 OutcomeBody::Reply { xid, zxid, err, body, close } => {
-                    c.complete_write(self, xid, zxid, err, &body, close);
+                    c.complete_write(xid, zxid, err, &body, close);
                 }
                 other => c.complete_handshake(other),
             }
-            touched.push(c.clone());
+            touched.push(c);
         }
         if applied.upto_zxid > self.delivered_zxid.get() {
             self.delivered_zxid.set(applied.upto_zxid);
         }
-        let blocked: Vec<u64> = std::mem::take(&mut *self.blocked.borrow_mut()).into_iter().collect();
-        for k in blocked {
-            if let Some(c) = conns.get(&k) {
-                touched.push(c.clone());
-            }
-        }
+        let blocked = std::mem::take(&mut *self.blocked.borrow_mut());
+        touched.extend(blocked.into_iter().filter_map(conn));
         for c in &touched {
             c.pump(self);
         }
-        for c in conns.values() {
+        if applied.closed_sessions.is_empty() && applied.moved_sessions.is_empty() {
+            return;
+        }
+        let all: Vec<Rc<Conn>> = self.conns.borrow().values().cloned().collect();
+        for c in all {
             let sid = c.session.get();
             if sid == 0 {
                 continue;
             }
-            if applied.closed_sessions.contains(&sid) {
+            let moved = applied.moved_sessions.iter().any(|(s, owner)| *s == sid && *owner != c.id);
+            if moved || applied.closed_sessions.contains(&sid) {
                 c.close_after_flush();
-            }
-            for (s, owner) in &applied.moved_sessions {
-                if *s == sid && *owner != c.id {
-                    c.close_after_flush();
-                }
             }
         }
     }

@@ -106,7 +106,7 @@ fn cons_line(c: &stats::ConnInfo, full: bool) -> String {
     if full && c.session != 0 {
         let _ = write!(
             s,
-            ",sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={:.1},maxlat={}",
+            ",sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={}",
             c.session,
             c.last_op,
             c.established_ms,
@@ -116,7 +116,7 @@ fn cons_line(c: &stats::ConnInfo, full: bool) -> String {
             c.last_response_ms,
             c.last_latency_ms,
             c.min_latency_ms,
-            c.avg_latency_ms,
+            c.avg_latency_ms as u64,
             c.max_latency_ms
         );
     }

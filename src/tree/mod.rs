@@ -307,7 +307,6 @@ impl DataTree {
         if let Some(parent) = self.arena.get(parent_path) {
             let mut p = (*parent).clone();
             p.children.remove(path::name(target));
-            p.cversion += 1;
             if zxid > p.pzxid {
                 p.pzxid = zxid;
             }

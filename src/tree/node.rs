@@ -25,7 +25,7 @@ pub struct Node {
     pub mtime: i64,
     /// Data version.
     pub version: i32,
-    /// Child list version (creates and deletes of children).
+    /// Child creates so far (see `stat` for what clients see).
     pub cversion: i32,
     /// ACL version.
     pub aversion: i32,
@@ -40,19 +40,26 @@ pub struct Node {
 }
 
 impl Node {
-    /// The wire Stat of this node.
+    /// The wire Stat of this node, as ZooKeeper's `DataNode.copyStat`: the stored cversion
+    /// counts child creates (it numbers sequential children); clients see creates plus deletes,
+    /// `2 * creates - live children`. Containers and TTL nodes show no owner.
     pub fn stat(&self) -> Stat {
+        let num_children = self.children.len() as i32;
+        let ephemeral_owner = match self.kind() {
+            NodeKind::Ephemeral(s) => s,
+            _ => 0,
+        };
         Stat {
             czxid: self.czxid,
             mzxid: self.mzxid,
             ctime: self.ctime,
             mtime: self.mtime,
             version: self.version,
-            cversion: self.cversion,
+            cversion: self.cversion.wrapping_mul(2).wrapping_sub(num_children),
             aversion: self.aversion,
-            ephemeral_owner: self.ephemeral_owner,
+            ephemeral_owner,
             data_length: self.data.len() as i32,
-            num_children: self.children.len() as i32,
+            num_children,
             pzxid: self.pzxid,
         }
     }

@@ -90,11 +90,35 @@ def four_letter(word, timeout=10.0):
     return b"".join(chunks).decode("utf-8", "replace")
 
 
+# Consecutive failures to connect; past a few, the server is taken as dead
+# and further connects fail at once, so a dead server costs seconds per
+# test, not WAIT per client.
+_connect_failures = [0]
+DEAD_AFTER = 3
+
+
+def server_dead():
+    return _connect_failures[0] >= DEAD_AFTER
+
+
 def new_client(**kwargs):
+    if server_dead():
+        raise RuntimeError("server unreachable (%d failed connects in a row)"
+                           % _connect_failures[0])
     kwargs.setdefault("hosts", HOSTS)
     kwargs.setdefault("timeout", 10.0)
     client = KazooClient(**kwargs)
-    client.start(timeout=WAIT)
+    try:
+        client.start(timeout=WAIT)
+    except Exception:
+        _connect_failures[0] += 1
+        try:
+            client.stop()
+            client.close()
+        except Exception:
+            pass
+        raise
+    _connect_failures[0] = 0
     return client
 
 

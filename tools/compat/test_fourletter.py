@@ -199,7 +199,7 @@ def test_dump(zk, root):
 @pytest.mark.parametrize("word,answer", [
     ("srst", "Server stats reset.\n"),
     ("crst", "Connection stats reset.\n"),
-])
+], ids=["srst", "crst"])
 def test_reset_words(zk, word, answer):
     assert four_letter(word) == answer
     # the server keeps answering normally

@@ -17,6 +17,7 @@ import time
 import pytest
 from kazoo.exceptions import NoAuthError
 
+import conftest
 from conftest import HOSTS, WAIT
 
 ZKCLI = os.environ.get("ZKCLI") or shutil.which("zkCli.sh") or \
@@ -35,8 +36,14 @@ def clean(text):
     return [l for l in text.splitlines() if l.strip() and not NOISE.match(l)]
 
 
+def check_alive():
+    if conftest.server_dead():
+        raise RuntimeError("server unreachable; not starting zkCli")
+
+
 def zkcli(*args):
     """Run one zkCli command; return (exit code, meaningful output lines)."""
+    check_alive()
     proc = subprocess.run([ZKCLI, "-server", HOSTS] + list(args),
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, timeout=CLI_TIMEOUT)
@@ -47,6 +54,7 @@ class ZkCliSession(object):
     """One zkCli process; commands go to stdin, output is read as it comes."""
 
     def __init__(self):
+        check_alive()
         self.proc = subprocess.Popen([ZKCLI, "-server", HOSTS],
                                      stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE,
