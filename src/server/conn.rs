@@ -553,7 +553,8 @@ async fn read_loop(
 }
 
 async fn handshake(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<(), End> {
-    let req: ConnectRequest = decode(frame).map_err(|_| End::Protocol("bad ConnectRequest"))?;
+    let (req, sent_read_only) = ConnectRequest::read_with_flag(&mut JuteReader::new(frame))
+        .map_err(|_| End::Protocol("bad ConnectRequest"))?;
     let last = core.shared.arena.applied_zxid();
     if req.last_zxid_seen > last {
         tracing::info!(
@@ -590,7 +591,7 @@ async fn handshake(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<(),
                         passwd,
                         read_only: false,
                     };
-                    r.write(&mut body);
+                    write_connect_response(&r, sent_read_only, &mut body);
                     core.touched.borrow_mut().insert(session);
                     true
                 }
@@ -602,7 +603,7 @@ async fn handshake(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<(),
                         passwd: vec![0; 16],
                         read_only: false,
                     };
-                    r.write(&mut body);
+                    write_connect_response(&r, sent_read_only, &mut body);
                     false
                 }
             };
@@ -621,6 +622,15 @@ async fn handshake(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<(),
             return Err(End::Closed);
         }
         conn.handshake_notify.wait().await;
+    }
+}
+
+/// As ZooKeeper 3.8: the readOnly byte is answered only to clients that sent one.
+fn write_connect_response(r: &ConnectResponse, with_read_only: bool, out: &mut Vec<u8>) {
+    if with_read_only {
+        r.write(out);
+    } else {
+        r.write_without_read_only(out);
     }
 }
 
@@ -688,7 +698,10 @@ async fn on_request(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<()
         st.last_cxid = hdr.xid;
         st.last_op = OpCode::from_i32(hdr.op_type).map(short_name).unwrap_or("UNKN");
     }
-    let Some(op) = OpCode::from_i32(hdr.op_type) else {
+    // Unknown opcodes, and `check` outside a multi (ZooKeeper 3.8+ refuses it on its own),
+    // get UNIMPLEMENTED and a closed connection, as ZooKeeper's UnimplementedRequestProcessor.
+    let known = OpCode::from_i32(hdr.op_type).filter(|op| *op != OpCode::Check);
+    let Some(op) = known else {
         let mut out = Vec::new();
         // As ZooKeeper's UnimplementedRequestProcessor: zxid -1, then the connection closes.
         reply::frame(hdr.xid, -1, ErrorCode::Unimplemented, &[], &mut out);

@@ -117,6 +117,76 @@ impl DataTree {
         tree
     }
 
+    /// Rebuilds a tree from snapshot nodes (children lists are rebuilt from the paths). Nodes
+    /// whose parent is missing (possible in a fuzzy snapshot whose parent delete raced the scan)
+    /// are dropped: the log replay after the snapshot deletes them anyway. Returns the tree
+    /// and the number of nodes dropped.
+    pub fn restore(last_zxid: Zxid, nodes: Vec<(String, Node)>) -> (DataTree, usize) {
+        let mut by_path: BTreeMap<String, Node> = BTreeMap::new();
+        for (p, mut n) in nodes {
+            n.children = node::Children::new();
+            by_path.insert(p, n);
+        }
+        if !by_path.contains_key("/") {
+            let fresh = DataTree::new();
+            fresh.arena.for_each(|p, n| {
+                by_path.entry(p.to_string()).or_insert_with(|| (**n).clone());
+            });
+        }
+        // BTreeMap order puts a parent before its children ("/a" < "/a/b").
+        let paths: Vec<String> = by_path.keys().cloned().collect();
+        let mut dropped = 0;
+        let mut kept: BTreeSet<String> = BTreeSet::new();
+        for p in &paths {
+            match path::parent(p) {
+                None => {
+                    kept.insert(p.clone());
+                }
+                Some(pp) if kept.contains(pp) => {
+                    kept.insert(p.clone());
+                    let name: Arc<str> = Arc::from(path::name(p));
+                    if let Some(parent) = by_path.get_mut(pp) {
+                        parent.children.insert(name);
+                    }
+                }
+                Some(_) => dropped += 1,
+            }
+        }
+        let mut tree = DataTree {
+            arena: Arc::new(Arena::default()),
+            ephemerals: BTreeMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            last_zxid,
+        };
+        for (p, n) in by_path {
+            if !kept.contains(&p) {
+                continue;
+            }
+            match n.kind() {
+                NodeKind::Ephemeral(s) => {
+                    tree.ephemerals.entry(s).or_default().insert(p.clone());
+                }
+                NodeKind::Container => {
+                    tree.containers.insert(p.clone());
+                }
+                NodeKind::Ttl(_) => {
+                    tree.ttls.insert(p.clone());
+                }
+                NodeKind::Persistent => {}
+            }
+            tree.arena.put(&p, Arc::new(n));
+        }
+        tree.arena.begin(last_zxid);
+        tree.arena.end(last_zxid);
+        (tree, dropped)
+    }
+
+    /// Sessions that own ephemerals (for recovery checks).
+    pub fn ephemeral_owners(&self) -> Vec<SessionId> {
+        self.ephemerals.keys().copied().collect()
+    }
+
     /// The shared arena, for readers on other cores.
     pub fn arena(&self) -> &Arc<Arena> {
         &self.arena
@@ -268,6 +338,13 @@ impl DataTree {
         };
         let name = path::name(&c.path);
         if parent.children.contains(name) {
+            // Only when replaying the log over a fuzzy snapshot: keep the parent's counters.
+            if c.parent_cversion > parent.cversion {
+                let mut p = (*parent).clone();
+                p.cversion = c.parent_cversion;
+                p.pzxid = p.pzxid.max(txn.zxid);
+                self.arena.put(parent_path, Arc::new(p));
+            }
             return OpResult::Error(ErrorCode::NodeExists);
         }
         let node = Node::new(txn.zxid, txn.time_ms, c.ephemeral_owner, c.data.clone(), c.acl.clone());

@@ -20,7 +20,7 @@ from kazoo.exceptions import (
 from kazoo.protocol.states import EventType
 
 import zkraw
-from conftest import Events, wait_until
+from conftest import Events, host_port, wait_until
 from test_basic import flush_callbacks
 
 REAPER_WAIT = float(os.environ.get("ZK_REAPER_WAIT", "30"))
@@ -185,6 +185,20 @@ def test_persistent_recursive_watch(make_client, root):
     ]
     flush_callbacks(zk, root)  # marker lives outside base: no event
     assert len(events.snapshot()) == 5
+
+
+def test_add_watch_reply_body_is_error_response(root):
+    """ZooKeeper answers addWatch with an ErrorResponse record (int err = 0).
+    The Java client reads that int; an empty body breaks its connection."""
+    host, port = host_port()
+    s = zkraw.RawSession(host, port)
+    try:
+        body = zkraw.w_string(root) + zkraw.w_int(zkraw.ADD_WATCH_PERSISTENT_RECURSIVE)
+        _, _, err, rest = s.request(zkraw.OP_ADD_WATCH, body)
+        assert err == 0
+        assert rest == b"\x00\x00\x00\x00"
+    finally:
+        s.close_session()
 
 
 def test_remove_watches(make_client, root):

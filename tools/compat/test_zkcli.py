@@ -22,7 +22,7 @@ from conftest import HOSTS, WAIT
 
 ZKCLI = os.environ.get("ZKCLI") or shutil.which("zkCli.sh") or \
     "/usr/share/zookeeper/bin/zkCli.sh"
-CLI_TIMEOUT = float(os.environ.get("ZKCLI_TIMEOUT", "60"))
+CLI_TIMEOUT = float(os.environ.get("ZKCLI_TIMEOUT", "30"))
 
 pytestmark = pytest.mark.skipif(not os.path.exists(ZKCLI),
                                 reason="zkCli.sh not found (set ZKCLI)")
