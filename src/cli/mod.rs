@@ -28,6 +28,84 @@ pub enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Txn log tools (like ZooKeeper's zkTxnLogToolkit).
+    Log {
+        /// What to do with the log.
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Snapshot tools (like ZooKeeper's zkSnapShotToolkit).
+    Snapshot {
+        /// What to do with the snapshot.
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
+}
+
+/// `zkr log ...`
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Print every txn of the log in DIR (dataLogDir or its version-2).
+    Dump {
+        /// The log directory.
+        dir: PathBuf,
+        /// One JSON object per txn.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every segment and record; report problems without changing anything.
+    Verify {
+        /// The log directory.
+        dir: PathBuf,
+    },
+}
+
+/// `zkr snapshot ...`
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Print the nodes and sessions of a snapshot file.
+    Dump {
+        /// The snapshot file.
+        file: PathBuf,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn version_dir(dir: PathBuf) -> PathBuf {
+    let sub = dir.join(crate::server::storage::VERSION_DIR);
+    if sub.is_dir() { sub } else { dir }
+}
+
+fn tool(command: Command) -> i32 {
+    let mut out = std::io::stdout().lock();
+    let result: Result<(), String> = match command {
+        Command::Log { command: LogCommand::Dump { dir, json } } => {
+            crate::log::recover::dump(&version_dir(dir), json, &mut out).map_err(|e| e.to_string())
+        }
+        Command::Log { command: LogCommand::Verify { dir } } => {
+            match crate::log::recover::verify(&version_dir(dir)) {
+                Ok(report) => {
+                    use std::io::Write;
+                    let _ = writeln!(out, "{report}");
+                    if report.is_clean() { Ok(()) } else { Err("log has problems".into()) }
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::Snapshot { command: SnapshotCommand::Dump { file, json } } => {
+            crate::snapshot::dump(&file, json, &mut out).map_err(|e| e.to_string())
+        }
+        Command::Server { .. } => Ok(()),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("zkr: {e}");
+            1
+        }
+    }
 }
 
 fn init_tracing() {
@@ -69,5 +147,6 @@ pub fn main() -> i32 {
                 }
             }
         }
+        other => tool(other),
     }
 }

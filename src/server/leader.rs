@@ -57,6 +57,22 @@ struct Entry {
     kind: EntryKind,
 }
 
+/// When and where background snapshots are taken.
+pub struct SnapshotPlan {
+    /// Snapshot directory.
+    pub snap_dir: std::path::PathBuf,
+    /// Log directory (segments the retained snapshots no longer need are purged).
+    pub log_dir: std::path::PathBuf,
+    /// Txns between snapshots (`snapCount`).
+    pub every_txns: u64,
+    /// Snapshots kept (`autopurge.snapRetainCount`).
+    pub retain: usize,
+    /// Txns since the last snapshot began.
+    pub since: u64,
+    /// A snapshot is being written.
+    pub in_flight: Rc<std::cell::Cell<bool>>,
+}
+
 /// The consensus core's state.
 pub struct Leader<S: TxnSink> {
     core: Rc<Core>,
@@ -67,6 +83,7 @@ pub struct Leader<S: TxnSink> {
     next_zxid: Zxid,
     container_check_ms: i64,
     container_interval_ms: i64,
+    snapshot: Option<SnapshotPlan>,
 }
 
 impl<S: TxnSink> Leader<S> {
@@ -85,7 +102,39 @@ impl<S: TxnSink> Leader<S> {
             next_zxid,
             container_check_ms: 0,
             container_interval_ms,
+            snapshot: None,
         }
+    }
+
+    /// Takes background snapshots as planned.
+    pub fn with_snapshots(mut self, plan: SnapshotPlan) -> Self {
+        self.snapshot = Some(plan);
+        self
+    }
+
+    fn maybe_snapshot(&mut self, applied_txns: usize) {
+        let Some(plan) = &mut self.snapshot else { return };
+        plan.since += applied_txns as u64;
+        if plan.since < plan.every_txns || plan.in_flight.get() {
+            return;
+        }
+        plan.since = 0;
+        plan.in_flight.set(true);
+        let arena = self.tree.arena().clone();
+        let zxid = self.tree.last_zxid();
+        let sessions: Vec<(i64, i32)> = self.sessions.iter().map(|s| (s.id, s.timeout_ms)).collect();
+        let (snaps, logs, retain) = (plan.snap_dir.clone(), plan.log_dir.clone(), plan.retain);
+        let in_flight = plan.in_flight.clone();
+        let job = glommio::executor().spawn_blocking(move || {
+            super::storage::snapshot_and_purge(&snaps, &logs, arena, zxid, sessions, retain)
+        });
+        glommio::spawn_local(async move {
+            if let Err(e) = job.await {
+                tracing::error!("snapshot failed: {e}");
+            }
+            in_flight.set(false);
+        })
+        .detach();
     }
 
     /// Runs until the inbox closes.
@@ -154,6 +203,7 @@ impl<S: TxnSink> Leader<S> {
             }
         }
         let results = self.apply(&txns, &mut applied, mono);
+        self.maybe_snapshot(txns.len());
         self.finish(txns, results, entries, applied).await;
     }
 

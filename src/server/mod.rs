@@ -16,6 +16,7 @@ pub mod msg;
 pub mod notify;
 pub mod shared;
 pub mod stats;
+pub mod storage;
 
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
@@ -74,6 +75,9 @@ pub enum StartError {
         /// Cause.
         source: std::io::Error,
     },
+    /// Recovery refused to start (corrupt log, missing segment, unreadable files).
+    #[error("recovery failed: {0}")]
+    Recovery(#[from] storage::RecoveryError),
     /// An executor failed.
     #[error("executor {0} failed: {1}")]
     Executor(usize, String),
@@ -135,7 +139,8 @@ pub fn run(config: Config) -> Result<(), StartError> {
     tracing::info!(%local, cores, "zkr standalone server listening");
     let listen_fd = listener.into_raw_fd();
 
-    let tree = DataTree::new();
+    let recovered = storage::recover(&config)?;
+    let tree = recovered.tree;
     let shared = Arc::new(Shared {
         arena: tree.arena().clone(),
         stats: (0..cores).map(|_| Arc::new(CoreStats::new())).collect(),
@@ -148,8 +153,10 @@ pub fn run(config: Config) -> Result<(), StartError> {
         per_ip: papaya::HashMap::new(),
     });
     let secret = clock::wall_ms() as u64 ^ (std::process::id() as u64) << 32 ^ clock::mono_us();
-    let sessions = SessionTable::new(0, clock::wall_ms(), secret);
-    let leader_state = Arc::new(Mutex::new(Some((tree, sessions))));
+    let mut sessions = SessionTable::new(0, clock::wall_ms(), secret);
+    storage::restore_sessions(&mut sessions, &recovered.sessions, clock::mono_ms());
+    let writer = recovered.writer;
+    let leader_state = Arc::new(Mutex::new(Some((tree, sessions, writer))));
     let mesh: MeshBuilder<Msg, _> = MeshBuilder::full(cores, MESH_CHANNEL_CAPACITY);
     let online = CpuSet::online().ok();
     let placement = match &online {
@@ -178,7 +185,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-type LeaderState = Arc<Mutex<Option<(DataTree, SessionTable)>>>;
+type LeaderState = Arc<Mutex<Option<(DataTree, SessionTable, crate::log::writer::LogWriter)>>>;
 
 async fn shard_main(
     shared: Arc<Shared>,
@@ -209,8 +216,18 @@ async fn shard_main(
     glommio::spawn_local(touch_reporter(core.clone())).detach();
     if let Some(rx) = inbox_rx {
         let state = leader_state.lock().map_err(|_| "poisoned".to_string())?.take();
-        let (tree, sessions) = state.ok_or("leader state taken twice")?;
-        let leader = leader::Leader::new(core.clone(), tree, sessions, leader::MemorySink);
+        let (tree, sessions, writer) = state.ok_or("leader state taken twice")?;
+        let cfg = &shared.config;
+        let plan = leader::SnapshotPlan {
+            snap_dir: storage::snap_dir(cfg),
+            log_dir: storage::log_dir(cfg),
+            every_txns: cfg.snap_count.max(2),
+            retain: cfg.autopurge_snap_retain_count as usize,
+            since: 0,
+            in_flight: Rc::new(std::cell::Cell::new(false)),
+        };
+        let sink = storage::DurableSink::new(writer, storage::log_dir(cfg));
+        let leader = leader::Leader::new(core.clone(), tree, sessions, sink).with_snapshots(plan);
         glommio::spawn_local(leader.run(rx)).detach();
         glommio::spawn_local(ticker(core.clone())).detach();
         // SAFETY: listen_fd is the bound, listening socket from std, handed over exactly once.

@@ -1,0 +1,235 @@
+//! Durable storage as the server uses it: recovery at start (newest valid snapshot, then the
+//! log after it), the group-commit sink the write pipeline appends batches to, and background
+//! snapshots with purge. File formats live in `crate::log` and `crate::snapshot`; this file only
+//! decides when to call them and keeps every blocking call off the executors
+//! (`spawn_blocking`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::leader::TxnSink;
+use crate::config::Config;
+use crate::log::writer::LogWriter;
+use crate::session::SessionTable;
+use crate::tree::DataTree;
+use crate::txn::{Txn, TxnBody};
+
+/// Subdirectory for log segments and snapshots, as ZooKeeper's `version-2`.
+pub const VERSION_DIR: &str = "version-2";
+
+/// Log segment size.
+pub const SEGMENT_BYTES: u64 = crate::log::segment::SEGMENT_BYTES_DEFAULT;
+
+/// What recovery rebuilt.
+pub struct Recovered {
+    /// The tree at `last_zxid`.
+    pub tree: DataTree,
+    /// Sessions live at `last_zxid` (timeouts; deadlines start now).
+    pub sessions: Vec<(i64, i32)>,
+    /// Highest zxid recovered.
+    pub last_zxid: i64,
+    /// Writer positioned after the last good record.
+    pub writer: LogWriter,
+}
+
+/// Why the server refuses to start.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// Log problem (corruption before the tail, missing segment, I/O).
+    #[error("{0}")]
+    Log(#[from] crate::log::LogError),
+    /// Snapshot problem with no way around it.
+    #[error("{0}")]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
+    /// A directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// The snapshot directory of a config.
+pub fn snap_dir(config: &Config) -> PathBuf {
+    config.data_dir.join(VERSION_DIR)
+}
+
+/// The log directory of a config.
+pub fn log_dir(config: &Config) -> PathBuf {
+    config.data_log_dir.join(VERSION_DIR)
+}
+
+fn mkdir(p: &Path) -> Result<(), RecoveryError> {
+    std::fs::create_dir_all(p).map_err(|source| RecoveryError::Dir { path: p.to_path_buf(), source })
+}
+
+/// Loads the newest snapshot that reads back whole (older ones are tried when a newer one is
+/// damaged), then replays the log after it. Runs before the executors start.
+pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
+    let snaps = snap_dir(config);
+    let logs = log_dir(config);
+    mkdir(&snaps)?;
+    mkdir(&logs)?;
+    let mut base: Option<crate::snapshot::Snapshot> = None;
+    for (zxid, path) in crate::snapshot::list_snapshots(&snaps)?.into_iter().rev() {
+        match crate::snapshot::read_snapshot(&path) {
+            Ok(s) => {
+                tracing::info!(path = %path.display(), zxid = format!("0x{zxid:x}"), "loaded snapshot");
+                base = Some(s);
+                break;
+            }
+            Err(e) => tracing::error!("snapshot unusable, trying an older one: {e}"),
+        }
+    }
+    let (mut tree, snap_sessions, base_zxid) = match base {
+        Some(s) => {
+            let (tree, dropped) = DataTree::restore(s.zxid, s.nodes);
+            if dropped > 0 {
+                tracing::info!(dropped, "orphan nodes of a fuzzy snapshot dropped before replay");
+            }
+            (tree, s.sessions, s.zxid)
+        }
+        None => (DataTree::new(), Vec::new(), 0),
+    };
+    let mut sessions: std::collections::BTreeMap<i64, i32> = snap_sessions.into_iter().collect();
+    let mut triggers = Vec::new();
+    let rec = crate::log::recover::recover(&logs, base_zxid, |txn: Txn| {
+        match &txn.body {
+            TxnBody::CreateSession { timeout_ms } => {
+                sessions.insert(txn.session, *timeout_ms);
+            }
+            TxnBody::CloseSession => {
+                sessions.remove(&txn.session);
+            }
+            _ => {}
+        }
+        tree.apply(&txn, &mut triggers);
+        triggers.clear();
+    })?;
+    if let Some(cut) = &rec.cut {
+        tracing::warn!(
+            path = %cut.path.display(),
+            offset = cut.offset,
+            "torn log tail cut: {}",
+            cut.reason
+        );
+    }
+    let last_zxid = rec.last_zxid.max(base_zxid);
+    // Ephemerals whose session is gone from the table still expire like any session.
+    for owner in tree.ephemeral_owners() {
+        sessions.entry(owner).or_insert(config.min_session_timeout_ms as i32);
+    }
+    tracing::info!(
+        last_zxid = format!("0x{last_zxid:x}"),
+        records = rec.records,
+        nodes = tree.arena().node_count(),
+        sessions = sessions.len(),
+        "recovered"
+    );
+    let writer = LogWriter::open(&logs, &rec, SEGMENT_BYTES, config.force_sync)?;
+    Ok(Recovered { tree, sessions: sessions.into_iter().collect(), last_zxid, writer })
+}
+
+/// Registers recovered sessions in a fresh table; deadlines start at `now_ms`.
+pub fn restore_sessions(table: &mut SessionTable, sessions: &[(i64, i32)], now_ms: i64) {
+    for &(id, timeout_ms) in sessions {
+        table.add(id, timeout_ms, now_ms);
+    }
+}
+
+/// The group-commit sink: each batch is encoded, written with one pwrite and made durable
+/// with one fdatasync on a blocking thread; the executor awaits it without blocking.
+pub struct DurableSink {
+    writer: Option<LogWriter>,
+    dir: PathBuf,
+    segment_bytes: u64,
+    /// A zero-filled segment made in the background, waiting to be handed to the writer.
+    spare: std::rc::Rc<std::cell::RefCell<Option<PathBuf>>>,
+    spare_in_flight: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl DurableSink {
+    /// A sink over a recovered writer appending in `dir`.
+    pub fn new(writer: LogWriter, dir: PathBuf) -> DurableSink {
+        DurableSink {
+            writer: Some(writer),
+            dir,
+            segment_bytes: SEGMENT_BYTES,
+            spare: Default::default(),
+            spare_in_flight: Default::default(),
+        }
+    }
+
+    /// Keeps a preallocated next segment ready, made on a blocking thread, so a segment roll
+    /// never zero-fills 64 MiB inside a batch's commit.
+    fn refill_spare(&mut self, writer: &mut LogWriter) {
+        if let Some(temp) = self.spare.borrow_mut().take() {
+            writer.adopt_spare(temp, self.segment_bytes);
+        }
+        if !writer.needs_spare() || self.spare_in_flight.get() {
+            return;
+        }
+        self.spare_in_flight.set(true);
+        let (dir, size) = (self.dir.clone(), self.segment_bytes);
+        let job = glommio::executor()
+            .spawn_blocking(move || crate::log::segment::preallocate(&dir, size));
+        let (spare, in_flight) = (self.spare.clone(), self.spare_in_flight.clone());
+        glommio::spawn_local(async move {
+            match job.await {
+                Ok(temp) => *spare.borrow_mut() = Some(temp),
+                Err(e) => tracing::warn!("preallocating the next log segment failed: {e}"),
+            }
+            in_flight.set(false);
+        })
+        .detach();
+    }
+}
+
+impl TxnSink for DurableSink {
+    async fn append(&mut self, txns: &[Txn]) -> std::io::Result<()> {
+        let Some(mut writer) = self.writer.take() else {
+            return Err(std::io::Error::other("log writer lost after an earlier failure"));
+        };
+        let batch: Vec<Txn> = txns.to_vec();
+        let (writer, result) = glommio::executor()
+            .spawn_blocking(move || {
+                let r = writer.append_txns(&batch);
+                (writer, r)
+            })
+            .await;
+        let mut writer = writer;
+        if result.is_ok() {
+            self.refill_spare(&mut writer);
+        }
+        self.writer = Some(writer);
+        result.map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
+
+/// Writes a fuzzy snapshot of `arena` (at least as new as `zxid`) and purges what the
+/// retained snapshots no longer need. Blocking: call from `spawn_blocking`.
+pub fn snapshot_and_purge(
+    snaps: &Path,
+    logs: &Path,
+    arena: Arc<crate::tree::Arena>,
+    zxid: i64,
+    sessions: Vec<(i64, i32)>,
+    retain: usize,
+) -> Result<(), String> {
+    let mut nodes = Vec::with_capacity(arena.node_count());
+    arena.for_each(|p, n| nodes.push((p.to_string(), n.clone())));
+    let info = crate::snapshot::write_snapshot(snaps, zxid, super::clock::wall_ms(), &sessions, nodes.into_iter())
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        path = %info.path.display(),
+        nodes = info.nodes,
+        bytes = info.bytes,
+        "snapshot written"
+    );
+    if let Some(oldest) = crate::snapshot::purge(snaps, retain).map_err(|e| e.to_string())? {
+        crate::log::segment::purge_segments(logs, oldest).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
