@@ -136,7 +136,9 @@ fn parse_opts() -> Result<Opts, String> {
     let mut it = args.into_iter();
     fn val<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
         let v = v.ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-        v.replace('_', "").parse().map_err(|_| format!("{flag}: bad value {v:?}\n{USAGE}"))
+        v.replace('_', "")
+            .parse()
+            .map_err(|_| format!("{flag}: bad value {v:?}\n{USAGE}"))
     }
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -153,7 +155,11 @@ fn parse_opts() -> Result<Opts, String> {
                 let v: String = val("--ks", it.next())?;
                 o.ks = v
                     .split(',')
-                    .map(|s| s.trim().parse::<usize>().map_err(|_| format!("--ks: bad value {v:?}")))
+                    .map(|s| {
+                        s.trim()
+                            .parse::<usize>()
+                            .map_err(|_| format!("--ks: bad value {v:?}"))
+                    })
                     .collect::<Result<_, _>>()?;
             }
             "--only" => {
@@ -177,7 +183,7 @@ fn parse_opts() -> Result<Opts, String> {
     if o.reps == 0 || o.reps > 100 {
         return Err("--reps must be 1..=100".into());
     }
-    if !(o.secs > 0.0 && o.secs <= 3600.0) || !(o.warmup >= 0.0 && o.warmup <= 600.0) {
+    if !(o.secs > 0.0 && o.secs <= 3600.0 && o.warmup >= 0.0 && o.warmup <= 600.0) {
         return Err("--secs must be in (0, 3600], --warmup in [0, 600]".into());
     }
     if o.ks.is_empty() || o.ks.iter().any(|&k| k == 0 || k > 10_000) {
@@ -219,10 +225,15 @@ fn install_signal_cleanup() {
             std::thread::sleep(Duration::from_millis(50));
             if STOP.load(Ordering::SeqCst) {
                 eprintln!("\nbench-storage: interrupted; killing the servers");
-                for pid in CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-                    unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+                {
+                    // Server::spawn registers under this lock and refuses once STOP is set, so no
+                    // server starts after this.
+                    let children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+                    for pid in children.iter() {
+                        unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+                    }
                 }
-                std::thread::sleep(Duration::from_millis(200));
+                std::thread::sleep(Duration::from_millis(100));
                 for d in DIRS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
                     let _ = fs::remove_dir_all(d);
                 }
@@ -240,11 +251,20 @@ struct TempDir {
 
 impl TempDir {
     fn new(base: &Path, prefix: &str, keep: bool) -> Result<TempDir, String> {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        let path = base.join(format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000_000));
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path = base.join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            nanos % 1_000_000_000_000
+        ));
         fs::create_dir_all(&path).map_err(|e| format!("create {}: {e}", path.display()))?;
         if !keep {
-            DIRS.lock().unwrap_or_else(|e| e.into_inner()).push(path.clone());
+            DIRS.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(path.clone());
         }
         Ok(TempDir { path, keep })
     }
@@ -257,7 +277,9 @@ impl Drop for TempDir {
             return;
         }
         let _ = fs::remove_dir_all(&self.path);
-        DIRS.lock().unwrap_or_else(|e| e.into_inner()).retain(|d| d != &self.path);
+        DIRS.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|d| d != &self.path);
     }
 }
 
@@ -288,12 +310,17 @@ fn find_env(o: &Opts) -> Result<Env, String> {
     }
     let java = match std::env::var_os("JAVA") {
         Some(j) => PathBuf::from(j),
-        None => which("java").ok_or("java not found on PATH: apt-get install zookeeper (it brings a JRE)")?,
+        None => which("java")
+            .ok_or("java not found on PATH: apt-get install zookeeper (it brings a JRE)")?,
     };
-    let jar_dir = PathBuf::from(std::env::var("ZK_JAR_DIR").unwrap_or_else(|_| "/usr/share/java".into()));
+    let jar_dir =
+        PathBuf::from(std::env::var("ZK_JAR_DIR").unwrap_or_else(|_| "/usr/share/java".into()));
     let jar = jar_dir.join("zookeeper.jar");
     if !jar.is_file() {
-        return Err(format!("Apache ZooKeeper not found ({} missing): apt-get install zookeeper", jar.display()));
+        return Err(format!(
+            "Apache ZooKeeper not found ({} missing): apt-get install zookeeper",
+            jar.display()
+        ));
     }
     // The Debian jar's manifest brings its dependencies; add a logging backend.
     let mut zk_cp = jar.display().to_string();
@@ -303,11 +330,20 @@ fn find_env(o: &Opts) -> Result<Env, String> {
         zk_cp.push_str(&simple.display().to_string());
     }
     let zk_heap = std::env::var("ZK_HEAP").unwrap_or_else(|_| "4g".into());
-    Ok(Env { zkr_bin, java, zk_cp, zk_heap })
+    Ok(Env {
+        zkr_bin,
+        java,
+        zk_cp,
+        zk_heap,
+    })
 }
 
 fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
 }
 
 fn free_port() -> Result<u16, String> {
@@ -317,8 +353,12 @@ fn free_port() -> Result<u16, String> {
 
 /// Sends a four-letter word; the answer ("" if none), bounded by 2 s.
 fn four_letter(addr: &str, word: &str) -> String {
-    let Ok(sa) = addr.parse() else { return String::new() };
-    let Ok(mut s) = TcpStream::connect_timeout(&sa, Duration::from_secs(2)) else { return String::new() };
+    let Ok(sa) = addr.parse() else {
+        return String::new();
+    };
+    let Ok(mut s) = TcpStream::connect_timeout(&sa, Duration::from_secs(2)) else {
+        return String::new();
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
     if s.write_all(word.as_bytes()).is_err() {
@@ -401,10 +441,23 @@ impl Server {
                 Ok(())
             });
         }
+        let mut children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+        if STOP.load(Ordering::SeqCst) {
+            return Err("interrupted".into());
+        }
         let spawned_at = Instant::now();
-        let child = cmd.spawn().map_err(|e| format!("spawn {}: {e}", kind.name()))?;
-        CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).push(child.id());
-        Ok(Server { kind, dir: dir.to_path_buf(), addr, child: Some(child), spawned_at })
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("spawn {}: {e}", kind.name()))?;
+        children.push(child.id());
+        drop(children);
+        Ok(Server {
+            kind,
+            dir: dir.to_path_buf(),
+            addr,
+            child: Some(child),
+            spawned_at,
+        })
     }
 
     fn exited(&mut self) -> Option<String> {
@@ -423,7 +476,11 @@ impl Server {
     }
 
     fn fail(&self, what: String) -> String {
-        format!("{what}; last lines of {}:\n{}", self.log_path().display(), self.log_tail(30))
+        format!(
+            "{what}; last lines of {}:\n{}",
+            self.log_path().display(),
+            self.log_tail(30)
+        )
     }
 
     /// Polls until `ruok` answers `imok` (every 10 ms); the time since spawn.
@@ -437,7 +494,10 @@ impl Server {
                 return Ok(self.spawned_at.elapsed());
             }
             if Instant::now() >= deadline {
-                return Err(self.fail(format!("{} did not answer ruok within {bound:?}", self.kind.name())));
+                return Err(self.fail(format!(
+                    "{} did not answer ruok within {bound:?}",
+                    self.kind.name()
+                )));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -447,17 +507,23 @@ impl Server {
     async fn wait_ready(&mut self) -> Result<zk::Client, String> {
         let deadline = Instant::now() + START_TIMEOUT;
         self.wait_imok(START_TIMEOUT).await?;
-        let conf = four_letter(&self.addr, "conf");
-        let want = format!("dataDir={}", Self::data_dir(&self.dir).display());
-        if !conf.lines().any(|l| l.starts_with(&want)) {
-            return Err(format!("{} is answered by another server (conf: {conf:?})", self.addr));
-        }
         loop {
             if let Some(e) = self.exited() {
                 return Err(self.fail(e));
             }
             match connect(&self.addr).await {
-                Ok(c) => return Ok(c),
+                Ok(c) => {
+                    // ZooKeeper answers `conf` only once it serves.
+                    let conf = four_letter(&self.addr, "conf");
+                    let want = format!("dataDir={}", Self::data_dir(&self.dir).display());
+                    if !conf.lines().any(|l| l.starts_with(&want)) {
+                        return Err(format!(
+                            "{} is answered by another server (conf: {conf:?})",
+                            self.addr
+                        ));
+                    }
+                    return Ok(c);
+                }
                 Err(e) if Instant::now() >= deadline => {
                     return Err(self.fail(format!("no session with {}: {e}", self.kind.name())));
                 }
@@ -471,7 +537,10 @@ impl Server {
             let pid = c.id();
             let _ = c.kill(); // SIGKILL
             let _ = c.wait();
-            CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
+            CHILDREN
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|p| *p != pid);
         }
     }
 }
@@ -483,7 +552,10 @@ impl Drop for Server {
 }
 
 async fn connect(addr: &str) -> Result<zk::Client, String> {
-    let c = zk::Client::connector().with_session_timeout(SESSION_TIMEOUT).with_fail_eagerly().connect(addr);
+    let c = zk::Client::connector()
+        .with_session_timeout(SESSION_TIMEOUT)
+        .with_fail_eagerly()
+        .connect(addr);
     match tokio::time::timeout(Duration::from_secs(5), c).await {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(e.to_string()),
@@ -515,13 +587,18 @@ fn value() -> Vec<u8> {
 }
 
 fn first_line_with(text: &str, needle: &str) -> String {
-    text.lines().find(|l| l.contains(needle)).unwrap_or("").trim().to_string()
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 fn mntr_value(addr: &str, key: &str) -> Option<f64> {
-    four_letter(addr, "mntr")
-        .lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.trim().parse::<f64>().ok()))
+    four_letter(addr, "mntr").lines().find_map(|l| {
+        l.strip_prefix(key)
+            .and_then(|r| r.trim().parse::<f64>().ok())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,6 +631,8 @@ struct Meas {
     max: f64,
     mean: f64,
     load1: f64,
+    /// fdatasync p50 of the probe right before this measurement (µs).
+    disk_p50_before: f64,
 }
 
 /// Runs `k` closed-loop workers on one session for `warmup + secs`; counts the requests that
@@ -577,7 +656,11 @@ async fn run_writes(
         let data = data.clone();
         let target = target.clone();
         handles.push(tokio::spawn(async move {
-            let mut out = WorkerOut { hist: new_hist(), errors: 0, first_error: None };
+            let mut out = WorkerOut {
+                hist: new_hist(),
+                errors: 0,
+                first_error: None,
+            };
             let opts = persistent_seq();
             // bounded: stops at `end`, and each request is bounded by REQUEST_TIMEOUT
             loop {
@@ -586,12 +669,22 @@ async fn run_writes(
                     break;
                 }
                 let r: Result<(), String> = match op {
-                    Op::SetData => match tokio::time::timeout(REQUEST_TIMEOUT, client.set_data(&target, &data, None)).await {
+                    Op::SetData => match tokio::time::timeout(
+                        REQUEST_TIMEOUT,
+                        client.set_data(&target, &data, None),
+                    )
+                    .await
+                    {
                         Ok(Ok(_)) => Ok(()),
                         Ok(Err(e)) => Err(e.to_string()),
                         Err(_) => Err("request timed out".into()),
                     },
-                    Op::Create => match tokio::time::timeout(REQUEST_TIMEOUT, client.create(&target, &data, &opts)).await {
+                    Op::Create => match tokio::time::timeout(
+                        REQUEST_TIMEOUT,
+                        client.create(&target, &data, &opts),
+                    )
+                    .await
+                    {
                         Ok(Ok(_)) => Ok(()),
                         Ok(Err(e)) => Err(e.to_string()),
                         Err(_) => Err("request timed out".into()),
@@ -601,7 +694,8 @@ async fn run_writes(
                 match r {
                     Ok(()) => {
                         if t1 >= window_start && t1 <= end {
-                            out.hist.saturating_record((t1 - t0).as_micros().max(1) as u64);
+                            out.hist
+                                .saturating_record((t1 - t0).as_micros().max(1) as u64);
                         }
                     }
                     Err(e) => {
@@ -622,7 +716,8 @@ async fn run_writes(
         let left = join_deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, h).await {
             Ok(Ok(out)) => {
-                hist.add(&out.hist).map_err(|e| format!("histogram: {e:?}"))?;
+                hist.add(&out.hist)
+                    .map_err(|e| format!("histogram: {e:?}"))?;
                 errors += out.errors;
                 if first_error.is_none() {
                     first_error = out.first_error;
@@ -653,8 +748,15 @@ async fn measure(
     };
     let load1 = loadavg()[0];
     let secs = Duration::from_secs_f64(o.secs);
-    let (hist, errors, first_error) =
-        run_writes(client, op, k, &target, Duration::from_secs_f64(o.warmup), secs).await?;
+    let (hist, errors, first_error) = run_writes(
+        client,
+        op,
+        k,
+        &target,
+        Duration::from_secs_f64(o.warmup),
+        secs,
+    )
+    .await?;
     let us = |q: f64| hist.value_at_quantile(q) as f64;
     Ok(Meas {
         server: kind,
@@ -672,66 +774,251 @@ async fn measure(
         max: hist.max() as f64,
         mean: hist.mean(),
         load1,
+        disk_p50_before: f64::NAN,
     })
 }
 
-/// One rep of the write workload against one fresh server.
-async fn writes_rep(env: &Env, kind: Kind, rep: usize, o: &Opts, base: &Path) -> Result<(Vec<Meas>, String), String> {
+/// What one rep of the write workload on one server gave besides the measurements.
+struct RepInfo {
+    server: Kind,
+    rep: usize,
+    version: String,
+    /// fdatasync probes in the server's dir right before each of its measurements, merged.
+    probe: Fsync,
+    /// ZooKeeper's own `mntr` fsync stats at the end of the rep (ms): avg, max, count.
+    server_fsync_ms: Option<(f64, f64, f64)>,
+}
+
+fn server_fsync_stats(addr: &str) -> Option<(f64, f64, f64)> {
+    let m = four_letter(addr, "mntr");
+    let get = |key: &str| {
+        m.lines().find_map(|l| {
+            let (k, v) = l.split_once('\t')?;
+            (k.trim() == key)
+                .then(|| v.trim().parse::<f64>().ok())
+                .flatten()
+        })
+    };
+    Some((
+        get("zk_avg_fsynctime")?,
+        get("zk_max_fsynctime")?,
+        get("zk_cnt_fsynctime")?,
+    ))
+}
+
+/// A server started for one rep of the write workload.
+struct Running {
+    kind: Kind,
+    client: Option<zk::Client>,
+    srv: Server,
+    info: RepInfo,
+    // dropped last: the server is killed before its dir is removed
+    dir: TempDir,
+}
+
+/// Starts `kind` in a fresh dir, creates the benchmark's znodes and warms it up.
+async fn start_for_writes(
+    env: &Env,
+    kind: Kind,
+    rep: usize,
+    o: &Opts,
+    base: &Path,
+) -> Result<Running, String> {
     let dir = TempDir::new(base, &format!("w-{}-r{rep}", kind.name()), o.keep)?;
     let mut srv = Server::spawn(env, kind, &dir.path)?;
     let client = srv.wait_ready().await?;
     let version = first_line_with(&four_letter(&srv.addr, "srvr"), "version");
-    bounded("create /bench-set", client.create("/bench-set", &value(), &persistent())).await?;
-    bounded("create /bench-warm", client.create("/bench-warm", b"", &persistent())).await?;
-    // Server warm-up (JIT, allocator, page cache) before the first measured run.
+    bounded(
+        "create /bench-set",
+        client.create("/bench-set", &value(), &persistent()),
+    )
+    .await?;
+    bounded(
+        "create /bench-warm",
+        client.create("/bench-warm", b"", &persistent()),
+    )
+    .await?;
+    // Server warm-up (JIT, allocator, page cache) before its first measured run.
     let half = SERVER_WARMUP.min(Duration::from_secs_f64(o.secs)) / 2;
     for (op, target) in [(Op::SetData, "/bench-set"), (Op::Create, "/bench-warm/n-")] {
         let (_, errors, e) = run_writes(&client, op, 16, target, Duration::ZERO, half).await?;
         if errors > 0 {
-            return Err(format!("{} warm-up {}: {}", kind.name(), op.name(), e.unwrap_or_default()));
+            return Err(format!(
+                "{} warm-up {}: {}",
+                kind.name(),
+                op.name(),
+                e.unwrap_or_default()
+            ));
+        }
+    }
+    let info = RepInfo {
+        server: kind,
+        rep,
+        version,
+        probe: Fsync::empty(),
+        server_fsync_ms: None,
+    };
+    Ok(Running {
+        kind,
+        client: Some(client),
+        srv,
+        info,
+        dir,
+    })
+}
+
+/// One rep of the write workload: every server started fresh (each in its own data dir, all
+/// running for the rep), then each (op, K) measured on each server in turn, so that slow drifts
+/// in the machine's load (other tenants, disk) hit all servers alike. Right before each
+/// measurement, a short fdatasync probe in the server's dir records the disk's state.
+async fn writes_rep(
+    env: &Env,
+    servers: &[Kind],
+    rep: usize,
+    o: &Opts,
+    base: &Path,
+    failures: &mut Vec<String>,
+) -> (Vec<Meas>, Vec<RepInfo>) {
+    let mut running: Vec<Running> = Vec::new();
+    for &kind in servers {
+        match start_for_writes(env, kind, rep, o, base).await {
+            Ok(r) => running.push(r),
+            Err(e) => {
+                eprintln!("bench-storage: {} rep {}: {e}", kind.name(), rep + 1);
+                failures.push(format!(
+                    "{} writes rep {}: {}",
+                    kind.name(),
+                    rep + 1,
+                    e.lines().next().unwrap_or("")
+                ));
+            }
         }
     }
     let mut out = Vec::new();
     for op in [Op::SetData, Op::Create] {
         for &k in &o.ks {
-            if let Some(e) = srv.exited() {
-                return Err(srv.fail(e));
-            }
-            let m = measure(&client, kind, op, k, rep, o).await?;
-            println!(
-                "  rep {} {:<9} {:<10} K={:<4} {:>9.0} ops/s  p50 {:>8.0} µs  p99 {:>8.0} µs  p99.9 {:>8.0} µs{}",
-                rep + 1,
-                kind.name(),
-                op.name(),
-                k,
-                m.ops_per_s,
-                m.p50,
-                m.p99,
-                m.p999,
-                match &m.first_error {
-                    Some(e) => format!("  ERRORS {} (first: {e})", m.errors),
-                    None => String::new(),
+            for r in running.iter_mut() {
+                let Some(client) = r.client.as_ref() else {
+                    continue;
+                };
+                let res = async {
+                    if let Some(e) = r.srv.exited() {
+                        return Err(r.srv.fail(e));
+                    }
+                    let probe = fdatasync_latency(&r.dir.path, PROBE_SAMPLES)?;
+                    r.info.probe.merge(&probe);
+                    let mut m = measure(client, r.kind, op, k, rep, o).await?;
+                    m.disk_p50_before = probe.q(0.5);
+                    Ok::<Meas, String>(m)
                 }
-            );
-            out.push(m);
+                .await;
+                match res {
+                    Ok(m) => {
+                        println!(
+                            "  rep {} {:<9} {:<10} K={:<4} {:>9.0} ops/s  p50 {:>8.0} µs  p99 {:>8.0} µs  \
+                             p99.9 {:>8.0} µs  (disk fdatasync p50 {} µs){}",
+                            rep + 1,
+                            r.kind.name(),
+                            op.name(),
+                            k,
+                            m.ops_per_s,
+                            m.p50,
+                            m.p99,
+                            m.p999,
+                            num(m.disk_p50_before),
+                            match &m.first_error {
+                                Some(e) => format!("  ERRORS {} (first: {e})", m.errors),
+                                None => String::new(),
+                            }
+                        );
+                        out.push(m);
+                    }
+                    Err(e) => {
+                        eprintln!("bench-storage: {} rep {}: {e}", r.kind.name(), rep + 1);
+                        failures.push(format!(
+                            "{} writes rep {} {} K={k}: {}",
+                            r.kind.name(),
+                            rep + 1,
+                            op.name(),
+                            e.lines().next().unwrap_or("")
+                        ));
+                        r.client = None; // no more runs on this server in this rep
+                    }
+                }
+            }
         }
     }
-    drop(client);
-    srv.kill();
-    Ok((out, version))
+    let mut infos = Vec::new();
+    for mut r in running {
+        r.info.server_fsync_ms = server_fsync_stats(&r.srv.addr);
+        if let Some((avg, max, cnt)) = r.info.server_fsync_ms {
+            println!(
+                "  {} reports fsync avg {avg} ms, max {max} ms over {cnt} syncs (mntr)",
+                r.kind.name()
+            );
+        }
+        r.client = None;
+        r.srv.kill();
+        infos.push(r.info);
+    }
+    (out, infos)
 }
 
 // ---------------------------------------------------------------------------------------------
 // fdatasync
 
+/// Latencies of `pwrite` 4 KiB + `fdatasync` (µs).
+#[derive(Clone)]
 struct Fsync {
-    samples: usize,
-    p50: f64,
-    p99: f64,
-    mean: f64,
-    max: f64,
+    hist: Histogram<u64>,
 }
 
+impl Fsync {
+    fn empty() -> Fsync {
+        Fsync { hist: new_hist() }
+    }
+    fn q(&self, q: f64) -> f64 {
+        if self.hist.is_empty() {
+            f64::NAN
+        } else {
+            self.hist.value_at_quantile(q) as f64
+        }
+    }
+    fn merge(&mut self, other: &Fsync) {
+        let _ = self.hist.add(&other.hist);
+    }
+    fn line(&self) -> String {
+        format!(
+            "fdatasync p10 {} µs, p50 {} µs, p99 {} µs, max {} µs ({} samples)",
+            num(self.q(0.1)),
+            num(self.q(0.5)),
+            num(self.q(0.99)),
+            num(self.q(1.0)),
+            self.hist.len()
+        )
+    }
+    fn json(&self) -> J {
+        J::o(vec![
+            ("samples", J::N(self.hist.len() as f64)),
+            ("block_bytes", J::N(4096.0)),
+            ("p10_us", J::N(self.q(0.1))),
+            ("p50_us", J::N(self.q(0.5))),
+            ("p99_us", J::N(self.q(0.99))),
+            ("max_us", J::N(self.q(1.0))),
+            (
+                "mean_us",
+                J::N(if self.hist.is_empty() {
+                    f64::NAN
+                } else {
+                    self.hist.mean()
+                }),
+            ),
+        ])
+    }
+}
+
+/// `pwrite` 4 KiB + `fdatasync` on a preallocated (written and synced) 16 MiB file in `dir`,
+/// `samples` times after 20 unrecorded ones, walking through the file.
 fn fdatasync_latency(dir: &Path, samples: usize) -> Result<Fsync, String> {
     const FILE_LEN: u64 = 16 << 20;
     const BLOCK: usize = 4096;
@@ -746,7 +1033,8 @@ fn fdatasync_latency(dir: &Path, samples: usize) -> Result<Fsync, String> {
     // Preallocate with real blocks (as a log file would be), then sync it all.
     let chunk = vec![0u8; 1 << 20];
     for i in 0..(FILE_LEN / chunk.len() as u64) {
-        f.write_all_at(&chunk, i * chunk.len() as u64).map_err(|e| e.to_string())?;
+        f.write_all_at(&chunk, i * chunk.len() as u64)
+            .map_err(|e| e.to_string())?;
     }
     f.sync_all().map_err(|e| e.to_string())?;
     let buf = vec![0x5au8; BLOCK];
@@ -754,7 +1042,8 @@ fn fdatasync_latency(dir: &Path, samples: usize) -> Result<Fsync, String> {
     let mut hist = new_hist();
     for i in 0..(samples + 20) as u64 {
         let t0 = Instant::now();
-        f.write_all_at(&buf, (i % blocks) * BLOCK as u64).map_err(|e| e.to_string())?;
+        f.write_all_at(&buf, (i % blocks) * BLOCK as u64)
+            .map_err(|e| e.to_string())?;
         f.sync_data().map_err(|e| e.to_string())?;
         if i >= 20 {
             hist.saturating_record(t0.elapsed().as_micros().max(1) as u64);
@@ -762,14 +1051,11 @@ fn fdatasync_latency(dir: &Path, samples: usize) -> Result<Fsync, String> {
     }
     drop(f);
     let _ = fs::remove_file(&path);
-    Ok(Fsync {
-        samples,
-        p50: hist.value_at_quantile(0.5) as f64,
-        p99: hist.value_at_quantile(0.99) as f64,
-        mean: hist.mean(),
-        max: hist.max() as f64,
-    })
+    Ok(Fsync { hist })
 }
+
+/// Samples for the short probes taken right before each measurement.
+const PROBE_SAMPLES: usize = 50;
 
 // ---------------------------------------------------------------------------------------------
 // Restart
@@ -788,6 +1074,8 @@ struct Restart {
     ready_s: Option<f64>,
     found_children: Option<i64>,
     status: String,
+    /// fdatasync probe in the server's dir right before it started.
+    probe: Option<Fsync>,
 }
 
 /// Bytes on disk (allocated blocks), apparent bytes and file count under `dir`; bounded depth.
@@ -819,7 +1107,11 @@ const LOAD_INFLIGHT: usize = 8;
 /// Creates `n` znodes of 100 bytes under LOAD_PARENT with multis of `batch` creates, several in
 /// flight, then LOAD_LAST on its own (so it is the last one created).
 async fn load(client: &zk::Client, n: u64, batch: u64) -> Result<(), String> {
-    bounded("create parent", client.create(LOAD_PARENT, b"", &persistent())).await?;
+    bounded(
+        "create parent",
+        client.create(LOAD_PARENT, b"", &persistent()),
+    )
+    .await?;
     let batches = n.div_ceil(batch);
     let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
@@ -827,8 +1119,13 @@ async fn load(client: &zk::Client, n: u64, batch: u64) -> Result<(), String> {
     let data: Arc<[u8]> = value().into();
     let mut handles = Vec::new();
     for _ in 0..LOAD_INFLIGHT {
-        let (client, next, done, failed, data) =
-            (client.clone(), next.clone(), done.clone(), failed.clone(), data.clone());
+        let (client, next, done, failed, data) = (
+            client.clone(),
+            next.clone(),
+            done.clone(),
+            failed.clone(),
+            data.clone(),
+        );
         handles.push(tokio::spawn(async move {
             let opts = persistent();
             loop {
@@ -841,7 +1138,8 @@ async fn load(client: &zk::Client, n: u64, batch: u64) -> Result<(), String> {
                 }
                 let mut w = client.new_multi_writer();
                 for i in b * batch..((b + 1) * batch).min(n) {
-                    w.add_create(&format!("{LOAD_PARENT}/n{i:08}"), &data, &opts).map_err(|e| e.to_string())?;
+                    w.add_create(&format!("{LOAD_PARENT}/n{i:08}"), &data, &opts)
+                        .map_err(|e| e.to_string())?;
                 }
                 let r = match tokio::time::timeout(Duration::from_secs(120), w.commit()).await {
                     Ok(Ok(_)) => Ok(()),
@@ -869,7 +1167,11 @@ async fn load(client: &zk::Client, n: u64, batch: u64) -> Result<(), String> {
         if last_print.elapsed() >= Duration::from_secs(10) {
             last_print = Instant::now();
             let d = done.load(Ordering::Relaxed).min(batches) * batch;
-            println!("    loaded {} of {n} znodes ({:.0} s)", d.min(n), start.elapsed().as_secs_f64());
+            println!(
+                "    loaded {} of {n} znodes ({:.0} s)",
+                d.min(n),
+                start.elapsed().as_secs_f64()
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -880,7 +1182,11 @@ async fn load(client: &zk::Client, n: u64, batch: u64) -> Result<(), String> {
             Err(e) => return Err(format!("loader panicked: {e}")),
         }
     }
-    bounded("create last", client.create(LOAD_LAST, &value(), &persistent())).await?;
+    bounded(
+        "create last",
+        client.create(LOAD_LAST, &value(), &persistent()),
+    )
+    .await?;
     Ok(())
 }
 
@@ -895,11 +1201,23 @@ async fn found_children(client: &zk::Client) -> Result<Option<i64>, String> {
 }
 
 async fn restart_one(env: &Env, kind: Kind, o: &Opts, base: &Path) -> Result<Restart, String> {
-    let mut r = Restart { server: kind.name().into(), znodes: o.znodes + 1, ..Default::default() };
+    let mut r = Restart {
+        server: kind.name().into(),
+        znodes: o.znodes + 1,
+        ..Default::default()
+    };
     let dir = TempDir::new(base, &format!("restart-{}", kind.name()), o.keep)?;
+    let probe = fdatasync_latency(&dir.path, PROBE_SAMPLES)?;
+    println!("  disk right before: {}", probe.line());
+    r.probe = Some(probe);
     let mut srv = Server::spawn(env, kind, &dir.path)?;
     let client = srv.wait_ready().await?;
-    println!("  {}: loading {} znodes of {VALUE_LEN} bytes ({} per multi, {LOAD_INFLIGHT} in flight)", kind.name(), o.znodes, o.batch);
+    println!(
+        "  {}: loading {} znodes of {VALUE_LEN} bytes ({} per multi, {LOAD_INFLIGHT} in flight)",
+        kind.name(),
+        o.znodes,
+        o.batch
+    );
     let t = Instant::now();
     if let Err(e) = load(&client, o.znodes, o.batch).await {
         r.load_error = Some(e.clone());
@@ -910,10 +1228,19 @@ async fn restart_one(env: &Env, kind: Kind, o: &Opts, base: &Path) -> Result<Res
     bounded("getData last before restart", client.get_data(LOAD_LAST)).await?;
     let before = found_children(&client).await?;
     if before != Some(r.znodes as i64) {
-        return Err(format!("{}: parent has {before:?} children after loading, want {}", kind.name(), r.znodes));
+        return Err(format!(
+            "{}: parent has {before:?} children after loading, want {}",
+            kind.name(),
+            r.znodes
+        ));
     }
     r.znode_count_before = mntr_value(&srv.addr, "zk_znode_count");
-    println!("  {}: loaded in {:.1} s ({:.0} znodes/s); SIGKILL and restart", kind.name(), r.load_s, r.znodes as f64 / r.load_s);
+    println!(
+        "  {}: loaded in {:.1} s ({:.0} znodes/s); SIGKILL and restart",
+        kind.name(),
+        r.load_s,
+        r.znodes as f64 / r.load_s
+    );
     srv.kill();
     drop(client);
     (r.dir_alloc_bytes, r.dir_apparent_bytes, r.dir_files) = dir_size(&Server::data_dir(&dir.path));
@@ -957,7 +1284,10 @@ async fn restart_one(env: &Env, kind: Kind, o: &Opts, base: &Path) -> Result<Res
                 r.status = if r.found_children == Some(r.znodes as i64) {
                     "ok".into()
                 } else {
-                    format!("data lost on restart (last znode there, {:?} of {} children)", r.found_children, r.znodes)
+                    format!(
+                        "data lost on restart (last znode there, {:?} of {} children)",
+                        r.found_children, r.znodes
+                    )
                 };
                 return Ok(r);
             }
@@ -970,7 +1300,11 @@ async fn restart_one(env: &Env, kind: Kind, o: &Opts, base: &Path) -> Result<Res
                     "data lost on restart: serving after {t:.2} s without the last znode; {} of {} znodes there{}",
                     found.unwrap_or(0),
                     r.znodes,
-                    if found.is_none() { " (parent gone)" } else { "" }
+                    if found.is_none() {
+                        " (parent gone)"
+                    } else {
+                        ""
+                    }
                 );
                 return Ok(r);
             }
@@ -986,8 +1320,16 @@ async fn restart_one(env: &Env, kind: Kind, o: &Opts, base: &Path) -> Result<Res
 
 fn loadavg() -> [f64; 3] {
     let s = fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let v: Vec<f64> = s.split_whitespace().take(3).filter_map(|x| x.parse().ok()).collect();
-    [v.first().copied().unwrap_or(f64::NAN), v.get(1).copied().unwrap_or(f64::NAN), v.get(2).copied().unwrap_or(f64::NAN)]
+    let v: Vec<f64> = s
+        .split_whitespace()
+        .take(3)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    [
+        v.first().copied().unwrap_or(f64::NAN),
+        v.get(1).copied().unwrap_or(f64::NAN),
+        v.get(2).copied().unwrap_or(f64::NAN),
+    ]
 }
 
 fn cmd_out(cmd: &str, args: &[&str]) -> String {
@@ -1009,11 +1351,18 @@ fn median(v: &[f64]) -> f64 {
     }
     s.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = s.len();
-    if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
 }
 
 fn min_max(v: &[f64]) -> (f64, f64) {
-    v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)))
+    v.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        })
 }
 
 #[derive(Clone, Copy)]
@@ -1025,7 +1374,11 @@ struct Agg {
 
 fn agg(v: &[f64]) -> Agg {
     let (min, max) = min_max(v);
-    Agg { med: median(v), min, max }
+    Agg {
+        med: median(v),
+        min,
+        max,
+    }
 }
 
 fn fmt_agg(a: Option<Agg>, reps: usize) -> String {
@@ -1142,7 +1495,11 @@ impl J {
 
 fn agg_json(a: Option<Agg>) -> J {
     match a {
-        Some(a) => J::o(vec![("median", J::N(a.med)), ("min", J::N(a.min)), ("max", J::N(a.max))]),
+        Some(a) => J::o(vec![
+            ("median", J::N(a.med)),
+            ("min", J::N(a.min)),
+            ("max", J::N(a.max)),
+        ]),
         None => J::Null,
     }
 }
@@ -1170,7 +1527,10 @@ fn real_main() -> i32 {
         }
     };
     install_signal_cleanup();
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bench-storage: tokio runtime: {e}");
@@ -1192,32 +1552,83 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
     let load_start = loadavg();
     let started = Instant::now();
     let base_root = o.dir.clone().unwrap_or_else(|| {
-        option_env!("CARGO_TARGET_TMPDIR").map(PathBuf::from).unwrap_or_else(|| manifest.join("target/tmp"))
+        option_env!("CARGO_TARGET_TMPDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| manifest.join("target/tmp"))
     });
     let base = TempDir::new(&base_root, "bench-storage", o.keep)?;
     let commit = {
-        let c = cmd_out("git", &["-C", &manifest.display().to_string(), "rev-parse", "--short", "HEAD"]);
-        let dirty = !cmd_out("git", &["-C", &manifest.display().to_string(), "status", "--porcelain", "--untracked-files=no"]).is_empty();
+        let c = cmd_out(
+            "git",
+            &[
+                "-C",
+                &manifest.display().to_string(),
+                "rev-parse",
+                "--short",
+                "HEAD",
+            ],
+        );
+        let dirty = !cmd_out(
+            "git",
+            &[
+                "-C",
+                &manifest.display().to_string(),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+            ],
+        )
+        .is_empty();
         if dirty { format!("{c}-dirty") } else { c }
     };
     let nproc = cmd_out("nproc", &[]);
-    let cpu = first_line_with(&fs::read_to_string("/proc/cpuinfo").unwrap_or_default(), "model name")
-        .split_once(':')
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default();
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
-    let fs_info = cmd_out("df", &["-T", &base.path.display().to_string()]).lines().last().unwrap_or("").to_string();
+    let cpu = first_line_with(
+        &fs::read_to_string("/proc/cpuinfo").unwrap_or_default(),
+        "model name",
+    )
+    .split_once(':')
+    .map(|(_, v)| v.trim().to_string())
+    .unwrap_or_default();
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let fs_info = cmd_out("df", &["-T", &base.path.display().to_string()])
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
     let java_version = {
-        let out = Command::new(&env.java).arg("-version").stdin(Stdio::null()).output().ok();
-        out.map(|o| String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("").to_string()).unwrap_or_default()
+        let out = Command::new(&env.java)
+            .arg("-version")
+            .stdin(Stdio::null())
+            .output()
+            .ok();
+        out.map(|o| {
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default()
     };
-    let servers: Vec<Kind> = [Kind::Zkr, Kind::Zk].into_iter().filter(|k| o.only.is_none_or(|x| x == *k)).collect();
+    let servers: Vec<Kind> = [Kind::Zkr, Kind::Zk]
+        .into_iter()
+        .filter(|k| o.only.is_none_or(|x| x == *k))
+        .collect();
 
     println!("bench-storage: zkr vs Apache ZooKeeper 3.8, storage and write path");
     println!("  commit {commit}, nproc {nproc}, cpu {cpu}, kernel {kernel}");
-    println!("  load average at start: {:.2} {:.2} {:.2}", load_start[0], load_start[1], load_start[2]);
+    println!(
+        "  load average at start: {:.2} {:.2} {:.2}",
+        load_start[0], load_start[1], load_start[2]
+    );
     println!("  zkr: {}", env.zkr_bin.display());
-    println!("  zookeeper: {} -Xmx{} ({java_version})", env.zk_cp, env.zk_heap);
+    println!(
+        "  zookeeper: {} -Xmx{} ({java_version})",
+        env.zk_cp, env.zk_heap
+    );
     println!("  work dir: {} ({fs_info})", base.path.display());
     println!(
         "  reps {}, {} s per measurement after {} s warm-up, K in {:?}, restart with {} znodes{}",
@@ -1230,31 +1641,23 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
     );
 
     // fdatasync reference, same directory as the servers' data dirs.
-    println!("measuring pwrite 4 KiB + fdatasync ({} samples)", o.fsync_samples);
+    println!(
+        "measuring pwrite 4 KiB + fdatasync ({} samples)",
+        o.fsync_samples
+    );
     let fsync = fdatasync_latency(&base.path, o.fsync_samples)?;
-    println!("  fdatasync p50 {} µs, p99 {} µs, mean {} µs, max {} µs", num(fsync.p50), num(fsync.p99), num(fsync.mean), num(fsync.max));
+    println!("  {}", fsync.line());
 
     // Writes, servers interleaved per rep.
     let mut meas: Vec<Meas> = Vec::new();
-    let mut versions: Vec<(Kind, String)> = Vec::new();
+    let mut infos: Vec<RepInfo> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     if o.writes {
         for rep in 0..o.reps {
-            for &kind in &servers {
-                println!("write workload: rep {}/{} on {}", rep + 1, o.reps, kind.name());
-                match writes_rep(env, kind, rep, o, &base.path).await {
-                    Ok((m, v)) => {
-                        meas.extend(m);
-                        if !versions.iter().any(|(k, _)| *k == kind) {
-                            versions.push((kind, v));
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("bench-storage: {} rep {}: {e}", kind.name(), rep + 1);
-                        failures.push(format!("{} writes rep {}: {}", kind.name(), rep + 1, e.lines().next().unwrap_or("")));
-                    }
-                }
-            }
+            println!("write workload: rep {}/{}", rep + 1, o.reps);
+            let (m, i) = writes_rep(env, &servers, rep, o, &base.path, &mut failures).await;
+            meas.extend(m);
+            infos.extend(i);
         }
     }
 
@@ -1276,7 +1679,11 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
                 }
                 Err(e) => {
                     eprintln!("bench-storage: {} restart: {e}", kind.name());
-                    failures.push(format!("{} restart: {}", kind.name(), e.lines().next().unwrap_or("")));
+                    failures.push(format!(
+                        "{} restart: {}",
+                        kind.name(),
+                        e.lines().next().unwrap_or("")
+                    ));
                 }
             }
         }
@@ -1285,7 +1692,11 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
 
     // ------------------------------------------------------------------ summary
     let get = |kind: Kind, op: Op, k: usize, f: fn(&Meas) -> f64| -> Option<Agg> {
-        let v: Vec<f64> = meas.iter().filter(|m| m.server == kind && m.op == op && m.k == k).map(f).collect();
+        let v: Vec<f64> = meas
+            .iter()
+            .filter(|m| m.server == kind && m.op == op && m.k == k)
+            .map(f)
+            .collect();
         (!v.is_empty()).then(|| agg(&v))
     };
     let mut out = String::new();
@@ -1304,10 +1715,54 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
         started.elapsed().as_secs_f64()
     )
     .unwrap();
-    for (k, v) in &versions {
-        writeln!(out, "{}: {v}", k.name()).unwrap();
+    for &kind in &servers {
+        if let Some(i) = infos.iter().find(|i| i.server == kind) {
+            writeln!(out, "{}: {}", kind.name(), i.version).unwrap();
+        }
     }
-    writeln!(out, "disk ({fs_info}): pwrite 4 KiB + fdatasync p50 {} µs, p99 {} µs", num(fsync.p50), num(fsync.p99)).unwrap();
+    writeln!(out, "disk: {fs_info}").unwrap();
+    writeln!(out, "disk at start: pwrite 4 KiB + {}", fsync.line()).unwrap();
+    // The probes taken right before each measurement, merged per server.
+    let probes: Vec<(Kind, Fsync)> = servers
+        .iter()
+        .map(|&kind| {
+            let mut f = Fsync::empty();
+            for i in infos.iter().filter(|i| i.server == kind) {
+                f.merge(&i.probe);
+            }
+            (kind, f)
+        })
+        .collect();
+    for (kind, f) in &probes {
+        if !f.hist.is_empty() {
+            writeln!(
+                out,
+                "disk right before each {} measurement: {}",
+                kind.name(),
+                f.line()
+            )
+            .unwrap();
+        }
+    }
+    for &kind in &servers {
+        let v: Vec<String> = infos
+            .iter()
+            .filter(|i| i.server == kind)
+            .filter_map(|i| {
+                i.server_fsync_ms
+                    .map(|(a, m, c)| format!("avg {a} ms max {m} ms n {c}"))
+            })
+            .collect();
+        if !v.is_empty() {
+            writeln!(
+                out,
+                "{} own fsync stats (mntr, per rep): {}",
+                kind.name(),
+                v.join("; ")
+            )
+            .unwrap();
+        }
+    }
     if o.writes {
         writeln!(out).unwrap();
         writeln!(
@@ -1316,8 +1771,17 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
             o.secs, o.warmup, o.reps
         )
         .unwrap();
-        writeln!(out, "ratio = zkr / zookeeper (throughput: >1 zkr faster; latency: <1 zkr faster)").unwrap();
-        writeln!(out, "{:<11} {:>4}  {:<10} {:>26} {:>24} {:>24}", "op", "K", "server", "ops/s", "p50 µs", "p99 µs").unwrap();
+        writeln!(
+            out,
+            "ratio = zkr / zookeeper (throughput: >1 zkr faster; latency: <1 zkr faster)"
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "{:<11} {:>4}  {:<10} {:>26} {:>24} {:>24}",
+            "op", "K", "server", "ops/s", "p50 µs", "p99 µs"
+        )
+        .unwrap();
         for op in [Op::SetData, Op::Create] {
             for &k in &o.ks {
                 for &kind in &servers {
@@ -1340,43 +1804,61 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
                         "",
                         "",
                         "ratio",
-                        fmt_ratio(ratio(get(Kind::Zkr, op, k, |m| m.ops_per_s), get(Kind::Zk, op, k, |m| m.ops_per_s))),
-                        fmt_ratio(ratio(get(Kind::Zkr, op, k, |m| m.p50), get(Kind::Zk, op, k, |m| m.p50))),
-                        fmt_ratio(ratio(get(Kind::Zkr, op, k, |m| m.p99), get(Kind::Zk, op, k, |m| m.p99)))
+                        fmt_ratio(ratio(
+                            get(Kind::Zkr, op, k, |m| m.ops_per_s),
+                            get(Kind::Zk, op, k, |m| m.ops_per_s)
+                        )),
+                        fmt_ratio(ratio(
+                            get(Kind::Zkr, op, k, |m| m.p50),
+                            get(Kind::Zk, op, k, |m| m.p50)
+                        )),
+                        fmt_ratio(ratio(
+                            get(Kind::Zkr, op, k, |m| m.p99),
+                            get(Kind::Zk, op, k, |m| m.p99)
+                        ))
                     )
                     .unwrap();
                 }
                 if k == 1 {
-                    writeln!(
-                        out,
-                        "{:<11} {:>4}  {:<10} {:>26} {:>24} {:>24}",
-                        "",
-                        "",
-                        "fdatasync",
-                        "",
-                        num(fsync.p50),
-                        num(fsync.p99)
-                    )
-                    .unwrap();
+                    for (kind, f) in &probes {
+                        writeln!(
+                            out,
+                            "{:<11} {:>4}  {:<10} {:>26} {:>24} {:>24}",
+                            "",
+                            "",
+                            "fdatasync",
+                            format!("(disk, before {})", kind.name()),
+                            num(f.q(0.5)),
+                            num(f.q(0.99))
+                        )
+                        .unwrap();
+                    }
                 }
             }
         }
         let errs: u64 = meas.iter().map(|m| m.errors).sum();
         if errs > 0 {
-            writeln!(out, "WARNING: {errs} request errors during the write runs (see the per-rep lines)").unwrap();
+            writeln!(
+                out,
+                "WARNING: {errs} request errors during the write runs (see the per-rep lines)"
+            )
+            .unwrap();
         }
-        // A server that acknowledges a lone write faster than this disk syncs is not syncing.
-        for &kind in &servers {
-            if let Some(a) = get(kind, Op::SetData, 1, |m| m.p50).or_else(|| get(kind, Op::Create, 1, |m| m.p50))
-                && a.med < fsync.p50 / 2.0
+        // A lone write acknowledged faster than nearly every fdatasync of this disk (measured
+        // right before that server ran) suggests the server does not wait for a sync. A hint
+        // only: the disk's sync latency changes with other I/O on the machine.
+        for (kind, f) in &probes {
+            if let Some(a) = get(*kind, Op::SetData, 1, |m| m.p50)
+                && !f.hist.is_empty()
+                && a.med < f.q(0.1)
             {
                 writeln!(
                     out,
-                    "NOTE: {} acknowledged a lone write (K=1) in {} µs (p50), under half of one fdatasync ({} µs): \
-                     it is not waiting for a durable sync",
+                    "NOTE: {} acknowledged a lone write (K=1, p50 {} µs) faster than 90% of this disk's fdatasyncs \
+                     right before its runs (p10 {} µs): check that it syncs before it acknowledges",
                     kind.name(),
                     num(a.med),
-                    num(fsync.p50)
+                    num(f.q(0.1))
                 )
                 .unwrap();
             }
@@ -1393,21 +1875,36 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
         .unwrap();
         writeln!(
             out,
-            "{:<10} {:>9} {:>12} {:>11} {:>13} {:>8} {:>9}  {}",
-            "server", "load s", "load znode/s", "dir on disk", "dir apparent", "imok s", "ready s", "result"
+            "{:<10} {:>9} {:>12} {:>11} {:>13} {:>8} {:>9} {:>13}  result",
+            "server",
+            "load s",
+            "load znode/s",
+            "dir on disk",
+            "dir apparent",
+            "imok s",
+            "ready s",
+            "fsync p50 µs"
         )
         .unwrap();
         for r in &restarts {
             writeln!(
                 out,
-                "{:<10} {:>9} {:>12} {:>11} {:>13} {:>8} {:>9}  {}",
+                "{:<10} {:>9} {:>12} {:>11} {:>13} {:>8} {:>9} {:>13}  {}",
                 r.server,
                 num(r.load_s),
-                if r.load_s > 0.0 { num(r.znodes as f64 / r.load_s) } else { "-".into() },
+                if r.load_s > 0.0 {
+                    num(r.znodes as f64 / r.load_s)
+                } else {
+                    "-".into()
+                },
                 human_bytes(r.dir_alloc_bytes),
                 human_bytes(r.dir_apparent_bytes),
                 r.imok_s.map(num).unwrap_or("-".into()),
                 r.ready_s.map(num).unwrap_or("-".into()),
+                r.probe
+                    .as_ref()
+                    .map(|f| num(f.q(0.5)))
+                    .unwrap_or("-".into()),
                 r.status
             )
             .unwrap();
@@ -1416,11 +1913,24 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
         let zz = restarts.iter().find(|r| r.server == "zookeeper");
         if let (Some(a), Some(b)) = (zr, zz) {
             let rr = match (a.ready_s, b.ready_s) {
-                (Some(x), Some(y)) if a.status == "ok" && b.status == "ok" && y > 0.0 => format!("{:.2}x", x / y),
+                (Some(x), Some(y)) if a.status == "ok" && b.status == "ok" && y > 0.0 => {
+                    format!("{:.2}x", x / y)
+                }
                 _ => "- (not both recovered their data)".into(),
             };
-            let lr = if a.load_s > 0.0 && b.load_s > 0.0 { format!("{:.2}x", a.load_s / b.load_s) } else { "-".into() };
-            let dr = if b.dir_alloc_bytes > 0 { format!("{:.2}x", a.dir_alloc_bytes as f64 / b.dir_alloc_bytes as f64) } else { "-".into() };
+            let lr = if a.load_s > 0.0 && b.load_s > 0.0 {
+                format!("{:.2}x", a.load_s / b.load_s)
+            } else {
+                "-".into()
+            };
+            let dr = if b.dir_alloc_bytes > 0 {
+                format!(
+                    "{:.2}x",
+                    a.dir_alloc_bytes as f64 / b.dir_alloc_bytes as f64
+                )
+            } else {
+                "-".into()
+            };
             writeln!(out, "ratio zkr/zookeeper: restart ready time {rr}, load time {lr}, data dir on disk {dr}").unwrap();
         }
     }
@@ -1447,9 +1957,27 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
             per.push((
                 "ratio_zkr_over_zookeeper",
                 J::o(vec![
-                    ("ops_per_s", J::opt_n(ratio(get(Kind::Zkr, op, k, |m| m.ops_per_s), get(Kind::Zk, op, k, |m| m.ops_per_s)))),
-                    ("p50_us", J::opt_n(ratio(get(Kind::Zkr, op, k, |m| m.p50), get(Kind::Zk, op, k, |m| m.p50)))),
-                    ("p99_us", J::opt_n(ratio(get(Kind::Zkr, op, k, |m| m.p99), get(Kind::Zk, op, k, |m| m.p99)))),
+                    (
+                        "ops_per_s",
+                        J::opt_n(ratio(
+                            get(Kind::Zkr, op, k, |m| m.ops_per_s),
+                            get(Kind::Zk, op, k, |m| m.ops_per_s),
+                        )),
+                    ),
+                    (
+                        "p50_us",
+                        J::opt_n(ratio(
+                            get(Kind::Zkr, op, k, |m| m.p50),
+                            get(Kind::Zk, op, k, |m| m.p50),
+                        )),
+                    ),
+                    (
+                        "p99_us",
+                        J::opt_n(ratio(
+                            get(Kind::Zkr, op, k, |m| m.p99),
+                            get(Kind::Zk, op, k, |m| m.p99),
+                        )),
+                    ),
                 ]),
             ));
             let mut kv = vec![("op", J::S(op.name().into())), ("k", J::N(k as f64))];
@@ -1463,13 +1991,32 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
         ("nproc", J::S(nproc.clone())),
         ("cpu", J::S(cpu.clone())),
         ("kernel", J::S(kernel.clone())),
-        ("loadavg_start", J::A(load_start.iter().map(|x| J::N(*x)).collect())),
-        ("loadavg_end", J::A(load_end.iter().map(|x| J::N(*x)).collect())),
+        (
+            "loadavg_start",
+            J::A(load_start.iter().map(|x| J::N(*x)).collect()),
+        ),
+        (
+            "loadavg_end",
+            J::A(load_end.iter().map(|x| J::N(*x)).collect()),
+        ),
         ("elapsed_s", J::N(started.elapsed().as_secs_f64())),
         ("filesystem", J::S(fs_info.clone())),
         ("java", J::S(java_version.clone())),
         ("zookeeper_heap", J::S(env.zk_heap.clone())),
-        ("versions", J::O(versions.iter().map(|(k, v)| (k.name().to_string(), J::S(v.clone()))).collect())),
+        (
+            "versions",
+            J::O(
+                servers
+                    .iter()
+                    .filter_map(|&k| {
+                        infos
+                            .iter()
+                            .find(|i| i.server == k)
+                            .map(|i| (k.name().to_string(), J::S(i.version.clone())))
+                    })
+                    .collect(),
+            ),
+        ),
         (
             "options",
             J::o(vec![
@@ -1486,16 +2033,41 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
                 ("zkr_cores", J::N(2.0)),
             ]),
         ),
+        ("fdatasync_at_start", fsync.json()),
         (
-            "fdatasync",
-            J::o(vec![
-                ("samples", J::N(fsync.samples as f64)),
-                ("block_bytes", J::N(4096.0)),
-                ("p50_us", J::N(fsync.p50)),
-                ("p99_us", J::N(fsync.p99)),
-                ("mean_us", J::N(fsync.mean)),
-                ("max_us", J::N(fsync.max)),
-            ]),
+            "fdatasync_before_write_runs",
+            J::O(
+                probes
+                    .iter()
+                    .map(|(k, f)| (k.name().to_string(), f.json()))
+                    .collect(),
+            ),
+        ),
+        (
+            "write_reps",
+            J::A(
+                infos
+                    .iter()
+                    .map(|i| {
+                        J::o(vec![
+                            ("server", J::S(i.server.name().into())),
+                            ("rep", J::N(i.rep as f64 + 1.0)),
+                            ("fdatasync_before", i.probe.json()),
+                            (
+                                "server_fsync_ms",
+                                match i.server_fsync_ms {
+                                    Some((a, m, c)) => J::o(vec![
+                                        ("avg", J::N(a)),
+                                        ("max", J::N(m)),
+                                        ("count", J::N(c)),
+                                    ]),
+                                    None => J::Null,
+                                },
+                            ),
+                        ])
+                    })
+                    .collect(),
+            ),
         ),
         ("writes_summary", J::A(summary)),
         (
@@ -1519,6 +2091,7 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
                             ("max_us", J::N(m.max)),
                             ("mean_us", J::N(m.mean)),
                             ("loadavg1_at_start", J::N(m.load1)),
+                            ("disk_fdatasync_p50_us_before", J::N(m.disk_p50_before)),
                         ])
                     })
                     .collect(),
@@ -1544,18 +2117,28 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
                             ("found_znodes", J::opt_n(r.found_children.map(|x| x as f64))),
                             ("data_lost", J::B(r.status.starts_with("data lost"))),
                             ("status", J::S(r.status.clone())),
+                            (
+                                "fdatasync_before",
+                                r.probe.as_ref().map(|f| f.json()).unwrap_or(J::Null),
+                            ),
                         ])
                     })
                     .collect(),
             ),
         ),
-        ("failures", J::A(failures.iter().map(|f| J::S(f.clone())).collect())),
+        (
+            "failures",
+            J::A(failures.iter().map(|f| J::S(f.clone())).collect()),
+        ),
         ("report", J::S(out.clone())),
     ]);
     let mut s = String::new();
     json.write(&mut s, 0);
     s.push('\n');
-    let json_path = o.json.clone().unwrap_or_else(|| manifest.join("target/bench-storage.json"));
+    let json_path = o
+        .json
+        .clone()
+        .unwrap_or_else(|| manifest.join("target/bench-storage.json"));
     if let Some(p) = json_path.parent() {
         let _ = fs::create_dir_all(p);
     }

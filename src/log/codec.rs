@@ -26,6 +26,7 @@
 //! that decodes with bytes to spare was written by a different format. Multis may nest up to
 //! `MULTI_DEPTH_MAX` levels; decoding untrusted bytes never panics or recurses without bound.
 
+use crate::tree::node::{data_from_wire, is_null_data};
 use std::sync::Arc;
 
 use crate::proto::jute::{self, DecodeError, JuteReader};
@@ -85,13 +86,22 @@ pub fn encode_txn(txn: &Txn, out: &mut Vec<u8>) -> u32 {
     txn_type(&txn.body)
 }
 
+/// Znode data: null (length -1) is kept apart from empty, as on the wire.
+fn write_data(out: &mut Vec<u8>, data: &Arc<[u8]>) {
+    if is_null_data(data) {
+        jute::write_buffer_opt(out, None);
+    } else {
+        jute::write_buffer(out, data);
+    }
+}
+
 fn encode_body(body: &TxnBody, out: &mut Vec<u8>) {
     match body {
         TxnBody::CreateSession { timeout_ms } => jute::write_i32(out, *timeout_ms),
         TxnBody::CloseSession => {}
         TxnBody::Create(create) => {
             jute::write_string(out, &create.path);
-            jute::write_buffer(out, &create.data);
+            write_data(out, &create.data);
             jute::write_vec(out, &create.acl);
             jute::write_i64(out, create.ephemeral_owner);
             jute::write_i32(out, create.parent_cversion);
@@ -103,7 +113,7 @@ fn encode_body(body: &TxnBody, out: &mut Vec<u8>) {
             version,
         } => {
             jute::write_string(out, path);
-            jute::write_buffer(out, data);
+            write_data(out, data);
             jute::write_i32(out, *version);
         }
         TxnBody::SetAcl {
@@ -170,7 +180,7 @@ fn decode_body(txn_type: u32, r: &mut JuteReader<'_>, depth: u32) -> Result<TxnB
         TXN_CLOSE_SESSION => TxnBody::CloseSession,
         TXN_CREATE => TxnBody::Create(CreateTxn {
             path: r.read_string()?,
-            data: Arc::from(r.read_buffer()?),
+            data: data_from_wire(r.read_buffer_opt()?.as_ref()),
             acl: Arc::from(r.read_vec::<Acl>()?),
             ephemeral_owner: r.read_i64()?,
             parent_cversion: r.read_i32()?,
@@ -180,7 +190,7 @@ fn decode_body(txn_type: u32, r: &mut JuteReader<'_>, depth: u32) -> Result<TxnB
         },
         TXN_SET_DATA => TxnBody::SetData {
             path: r.read_string()?,
-            data: Arc::from(r.read_buffer()?),
+            data: data_from_wire(r.read_buffer_opt()?.as_ref()),
             version: r.read_i32()?,
         },
         TXN_SET_ACL => TxnBody::SetAcl {

@@ -17,8 +17,8 @@
 //! record   = its fields in declaration order, nothing before or after
 //! ```
 //!
-//! Differences from ZooKeeper, on purpose: a length below -1 is refused here (ZooKeeper refuses
-//! it for buffers and strings but reads a negative vector count as empty), and a string that is
+//! Differences from ZooKeeper, on purpose: a buffer or string length below -1 is refused here
+//! (as ZooKeeper; a negative vector count reads as empty, as ZooKeeper), and a string that is
 //! not valid UTF-8 is refused (Java's decoder would substitute U+FFFD and carry on). A length that
 //! runs past the end of the input is `Truncated`; nothing is allocated from a length before it
 //! has been checked against the bytes that are actually there.
@@ -190,6 +190,12 @@ impl<'a> JuteReader<'a> {
         &mut self,
         mut read_one: impl FnMut(&mut Self) -> Result<T, DecodeError>,
     ) -> Result<Vec<T>, DecodeError> {
+        // As ZooKeeper's BinaryInputArchive.startVector: any negative count is a null vector.
+        let save = self.pos;
+        if self.read_i32()? < 0 {
+            return Ok(Vec::new());
+        }
+        self.pos = save;
         let Some(count) = self.read_len()? else {
             return Ok(Vec::new());
         };
@@ -362,6 +368,12 @@ pub(crate) mod testing {
             g.next_u64() as u8
         }
     }
+
+    impl<T: Sample> Sample for Option<T> {
+        fn sample(g: &mut XorShift) -> Self {
+            if g.below(4) == 0 { None } else { Some(T::sample(g)) }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -435,7 +447,9 @@ mod tests {
             Err(bad.clone())
         );
         assert_eq!(JuteReader::new(&minus_two).read_string(), Err(bad.clone()));
-        assert_eq!(JuteReader::new(&minus_two).read_string_vec(), Err(bad));
+        // A negative vector count is null, as ZooKeeper reads it.
+        assert_eq!(JuteReader::new(&minus_two).read_string_vec(), Ok(Vec::new()));
+        let _ = bad;
         let huge = i32::MAX.to_be_bytes();
         assert_eq!(
             JuteReader::new(&huge).read_buffer(),

@@ -216,8 +216,8 @@ pub enum MultiResult {
     },
     /// getData succeeded (type 4).
     GetData {
-        /// The node's data.
-        data: Vec<u8>,
+        /// The node's data (`None`: null).
+        data: Option<Vec<u8>>,
         /// The node's Stat.
         stat: Stat,
     },
@@ -296,7 +296,7 @@ impl MultiResult {
             MultiResult::SetData { stat } => stat.write(w),
             MultiResult::GetChildren { children } => jute::write_string_vec(w, children),
             MultiResult::GetData { data, stat } => {
-                jute::write_buffer(w, data);
+                jute::write_buffer_opt(w, data.as_deref());
                 stat.write(w);
             }
             MultiResult::Error { err } => jute::write_i32(w, *err),
@@ -347,7 +347,7 @@ mod tests {
     fn create(path: &str, flags: i32) -> CreateRequest {
         CreateRequest {
             path: path.into(),
-            data: vec![1],
+            data: Some(vec![1]),
             acl: Vec::<Acl>::new(),
             flags,
         }
@@ -540,7 +540,7 @@ mod tests {
                 MultiOp::Create2(create("/x", 1)),
                 MultiOp::SetData(SetDataRequest {
                     path: "/y".into(),
-                    data: vec![2],
+                    data: Some(vec![2]),
                     version: 3,
                 }),
             ],
@@ -556,7 +556,7 @@ mod tests {
         let rsp = MultiResponse {
             results: vec![
                 MultiResult::GetData {
-                    data: vec![1, 2],
+                    data: Some(vec![1, 2]),
                     stat: Stat::default(),
                 },
                 MultiResult::Error { err: -2 },

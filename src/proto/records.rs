@@ -74,6 +74,16 @@ impl Field for Vec<u8> {
 }
 
 /// jute `vector<ustring>`.
+/// A buffer that may be null (length -1), kept apart from empty: znode data is one.
+impl Field for Option<Vec<u8>> {
+    fn read_field(r: &mut JuteReader<'_>) -> Result<Self, DecodeError> {
+        r.read_buffer_opt()
+    }
+    fn write_field(&self, w: &mut Vec<u8>) {
+        jute::write_buffer_opt(w, self.as_deref());
+    }
+}
+
 impl Field for Vec<String> {
     fn read_field(r: &mut JuteReader<'_>) -> Result<Self, DecodeError> {
         r.read_string_vec()
@@ -428,7 +438,7 @@ records! {
         /// The znode.
         path: String,
         /// New data.
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         /// Expected version, -1 for any.
         version: i32,
     }
@@ -474,7 +484,7 @@ records! {
         /// Path of the new znode (the prefix of it, if sequential).
         path: String,
         /// Initial data.
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         /// Initial ACL.
         acl: Vec<Acl>,
         /// `CreateMode` flag.
@@ -486,7 +496,7 @@ records! {
         /// Path of the new znode.
         path: String,
         /// Initial data.
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         /// Initial ACL.
         acl: Vec<Acl>,
         /// `CreateMode` flag (a TTL mode).
@@ -642,7 +652,7 @@ records! {
     /// Reply to getData.
     GetDataResponse {
         /// The node's data.
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         /// The node's Stat.
         stat: Stat,
     }
@@ -1046,7 +1056,7 @@ mod tests {
     fn create_request_golden() {
         let req = CreateRequest {
             path: "/a".into(),
-            data: b"hi".to_vec(),
+            data: Some(b"hi".to_vec()),
             acl: vec![Acl {
                 perms: 31,
                 id: Id {

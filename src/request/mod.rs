@@ -50,8 +50,8 @@ impl WriteOp {
     /// Size estimate for batch limits.
     pub fn size_bytes(&self) -> usize {
         match self {
-            WriteOp::Create { req, .. } => req.path.len() + req.data.len() + 32,
-            WriteOp::SetData(r) => r.path.len() + r.data.len() + 16,
+            WriteOp::Create { req, .. } => req.path.len() + req.data.as_ref().map_or(0, Vec::len) + 32,
+            WriteOp::SetData(r) => r.path.len() + r.data.as_ref().map_or(0, Vec::len) + 16,
             _ => 64,
         }
     }

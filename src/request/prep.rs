@@ -11,6 +11,7 @@ use crate::proto::multi::MultiOp;
 use crate::proto::opcode::{CreateMode, OpCode};
 use crate::proto::records::{Acl, CreateRequest};
 use crate::tree::acl::{self, AuthIds, perms};
+use crate::tree::node::data_from_wire;
 use crate::tree::{DataTree, path};
 use crate::txn::{CONTAINER_EPHEMERAL_OWNER, CreateTxn, NodeKind, TTL_MS_MAX, TxnBody};
 use crate::types::{SessionId, Zxid};
@@ -136,7 +137,19 @@ impl Prep {
             WriteOp::Multi(ops) => Ok(prep_multi(&mut ctx, session, auth, ops, self.extended_types)),
             WriteOp::Sync(_) | WriteOp::GetEphemerals(_) => return Prepped::Ordered,
             WriteOp::CloseSession => {
-                for p in tree.ephemerals_of(session) {
+                // The session's ephemerals as they will be when this txn applies: the tree's,
+                // minus those a pending txn deletes, plus those a pending txn creates.
+                let mut paths: std::collections::BTreeSet<String> = tree
+                    .ephemerals_of(session)
+                    .into_iter()
+                    .filter(|p| ctx.get(p).is_some_and(|v| v.ephemeral_owner == session))
+                    .collect();
+                for (p, (_, v)) in &self.pending {
+                    if v.as_ref().is_some_and(|v| v.ephemeral_owner == session) {
+                        paths.insert(p.clone());
+                    }
+                }
+                for p in paths {
                     if let Some(parent) = path::parent(&p) {
                         if let Some(mut v) = ctx.get(parent) {
                             v.num_children -= 1;
@@ -268,7 +281,7 @@ fn prep_one(
             let version = check_version(node.version, r.version)?;
             node.version = version;
             ctx.set(&r.path, Some(node));
-            Ok(TxnBody::SetData { path: r.path.clone(), data: r.data.clone().into(), version })
+            Ok(TxnBody::SetData { path: r.path.clone(), data: data_from_wire(r.data.as_ref()), version })
         }
         WriteOp::SetAcl(r) => {
             valid(&r.path)?;
@@ -318,22 +331,18 @@ fn prep_create(
     } else if ttl >= 0 || (op == OpCode::CreateTtl) {
         return Err(ErrorCode::BadArguments);
     }
-    if mode.is_container() && op != OpCode::CreateContainer && op != OpCode::Create2 {
-        // ZooKeeper only makes containers through createContainer; other ops with the
-        // container flag are accepted the same way.
-    }
     path::validate(&req.path, mode.is_sequential()).map_err(|_| ErrorCode::BadArguments)?;
     let slash = req.path.rfind('/').ok_or(ErrorCode::BadArguments)?;
     let parent_path = if slash == 0 { "/" } else { &req.path[..slash] };
-    if req.path == "/" {
-        return Err(ErrorCode::NodeExists);
-    }
     let acl = acl::fixup(&req.acl, auth)?;
     let mut parent = ctx.node(parent_path)?;
     check_acl(&parent.acl, perms::CREATE, auth)?;
     let mut full = req.path.clone();
     if mode.is_sequential() {
         full.push_str(&format!("{:010}", parent.cversion));
+    }
+    if full == "/" {
+        return Err(ErrorCode::NodeExists);
     }
     valid(&full)?;
     if ctx.get(&full).is_some() {
@@ -369,7 +378,7 @@ fn prep_create(
     );
     Ok(TxnBody::Create(CreateTxn {
         path: full,
-        data: req.data.clone().into(),
+        data: data_from_wire(req.data.as_ref()),
         acl,
         ephemeral_owner: owner,
         parent_cversion,

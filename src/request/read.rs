@@ -12,6 +12,7 @@ use crate::proto::opcode::OpCode;
 use crate::proto::records::*;
 use crate::tree::acl::{self, AuthIds, perms};
 use crate::tree::watch::{ConnKey, WatchKind, WatchTable};
+use crate::tree::node::data_to_wire;
 use crate::tree::{Arena, ReadView, path};
 
 /// The outcome of a read: header error and encoded body (empty on error).
@@ -90,7 +91,7 @@ fn eval_at(a: &Arena, auth: &AuthIds, op: OpCode, body: &[u8]) -> Eval {
             valid(&r.path)?;
             let n = a.get(&r.path).ok_or(ErrorCode::NoNode)?;
             check(&n.acl, perms::READ, auth)?;
-            let rsp = GetDataResponse { data: n.data.to_vec(), stat: n.stat() };
+            let rsp = GetDataResponse { data: data_to_wire(&n.data), stat: n.stat() };
             Ok((ReadReply::ok(&rsp), r.watch.then(|| (r.path, WatchKind::Data))))
         }
         OpCode::GetChildren | OpCode::GetChildren2 => {
@@ -128,9 +129,14 @@ fn eval_at(a: &Arena, auth: &AuthIds, op: OpCode, body: &[u8]) -> Eval {
         }
         OpCode::MultiRead => {
             let r: crate::proto::multi::MultiRequest = decode(body)?;
+            if r.ops.iter().any(|o| !o.is_read()) {
+                return Err(ErrorCode::MarshallingError);
+            }
             let results = r.ops.iter().map(|op| multi_read_op(a, auth, op)).collect();
             Ok((ReadReply::ok(&MultiResponse { results }), None))
         }
+        // ZooKeeper fails to read a client-sent createSession as a request: MARSHALLINGERROR.
+        OpCode::CreateSession => Err(ErrorCode::MarshallingError),
         _ => Err(ErrorCode::Unimplemented),
     }
 }
@@ -142,7 +148,7 @@ fn multi_read_op(a: &Arena, auth: &AuthIds, op: &crate::proto::multi::MultiOp) -
             valid(&r.path)?;
             let n = a.get(&r.path).ok_or(ErrorCode::NoNode)?;
             check(&n.acl, perms::READ, auth)?;
-            Ok(MultiResult::GetData { data: n.data.to_vec(), stat: n.stat() })
+            Ok(MultiResult::GetData { data: data_to_wire(&n.data), stat: n.stat() })
         })(),
         MultiOp::GetChildren(r) => (|| {
             valid(&r.path)?;

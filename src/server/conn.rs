@@ -33,8 +33,9 @@ use crate::tree::watch::WatchKind;
 use crate::types::{ConnId, SessionId, Zxid};
 
 enum Slot {
-    /// Sent to the consensus core; `done` holds the framed reply once it is back.
-    Write { xid: i32, started_us: u64, done: Option<Vec<u8>>, close: bool },
+    /// A write. `unsent` holds it while an earlier read of the session is not yet evaluated
+    /// (the read must not see it); `done` holds the framed reply once it is back.
+    Write { xid: i32, started_us: u64, unsent: Option<LeaderMsg>, done: Option<Vec<u8>>, close: bool },
     /// Not evaluated yet.
     Read { xid: i32, op: OpCode, body: Vec<u8>, started_us: u64 },
     /// Evaluated, waiting for watch delivery up to `upto_zxid`.
@@ -77,6 +78,9 @@ pub struct Conn {
     handshake_notify: Notify,
     closing: Cell<bool>,
     stats: RefCell<ConnStats>,
+    /// Read slots not evaluated yet, and writes held back behind them.
+    unevaluated_reads: Cell<usize>,
+    unsent_writes: Cell<usize>,
 }
 
 impl Conn {
@@ -99,6 +103,8 @@ impl Conn {
             handshake_notify: Notify::default(),
             closing: Cell::new(false),
             stats: RefCell::new(ConnStats { min_latency_us: u64::MAX, ..Default::default() }),
+            unevaluated_reads: Cell::new(0),
+            unsent_writes: Cell::new(0),
         }
     }
 
@@ -122,7 +128,7 @@ impl Conn {
         let mut bytes = Vec::with_capacity(body.len() + 20);
         reply::frame(x, zxid, err, body, &mut bytes);
         let mut slots = self.slots.borrow_mut();
-        let slot = slots.iter_mut().find(|s| matches!(s, Slot::Write { done: None, .. }));
+        let slot = slots.iter_mut().find(|s| matches!(s, Slot::Write { done: None, unsent: None, .. }));
         match slot {
             Some(Slot::Write { xid: sx, done, close: c, .. }) => {
                 debug_assert_eq!(*sx, x);
@@ -149,7 +155,7 @@ impl Conn {
     }
 
     /// Releases every reply at the front of the queue that is ready.
-    pub fn pump(&self, core: &Core) {
+    pub fn pump(&self, core: &Rc<Core>) {
         let mut released = false;
         loop {
             let mut slots = self.slots.borrow_mut();
@@ -177,6 +183,7 @@ impl Conn {
                         break;
                     };
                     drop(slots);
+                    self.unevaluated_reads.set(self.unevaluated_reads.get() - 1);
                     let (bytes, upto_zxid, close) = self.eval_read(core, xid, op, &body);
                     self.slots.borrow_mut().push_front(Slot::Held { bytes, upto_zxid, started_us, close });
                     continue;
@@ -193,6 +200,45 @@ impl Conn {
             self.out_notify.notify();
             self.resume_notify.notify();
         }
+        self.release_writes(core);
+    }
+
+    /// Sends the writes held back behind reads that have now been evaluated.
+    fn release_writes(&self, core: &Rc<Core>) {
+        if self.unsent_writes.get() == 0 {
+            return;
+        }
+        let mut slots = self.slots.borrow_mut();
+        for slot in slots.iter_mut() {
+            match slot {
+                Slot::Read { .. } => break,
+                Slot::Write { unsent, .. } => {
+                    if let Some(m) = unsent.take() {
+                        self.unsent_writes.set(self.unsent_writes.get() - 1);
+                        core.to_leader(m);
+                    }
+                }
+                Slot::Held { .. } => {}
+            }
+        }
+    }
+
+    /// Queues a write: sent at once unless a read before it still has to be evaluated.
+    fn push_write(&self, core: &Rc<Core>, xid: i32, started_us: u64, m: LeaderMsg) {
+        let hold = self.unevaluated_reads.get() > 0 || self.unsent_writes.get() > 0;
+        let unsent = if hold {
+            self.unsent_writes.set(self.unsent_writes.get() + 1);
+            Some(m)
+        } else {
+            core.to_leader(m);
+            None
+        };
+        self.slots.borrow_mut().push_back(Slot::Write { xid, started_us, unsent, done: None, close: false });
+    }
+
+    fn push_read(&self, xid: i32, op: OpCode, body: &[u8], started_us: u64) {
+        self.unevaluated_reads.set(self.unevaluated_reads.get() + 1);
+        self.slots.borrow_mut().push_back(Slot::Read { xid, op, body: body.to_vec(), started_us });
     }
 
     fn emit(&self, core: &Core, bytes: &[u8], started_us: u64) {
@@ -223,12 +269,17 @@ impl Conn {
                 (out, 0, false)
             }
             OpCode::SetWatches | OpCode::SetWatches2 => {
-                let upto = self.set_watches(core, op, body);
-                reply::frame(xid::SET_WATCHES, arena.applied_zxid(), ErrorCode::Ok, &[], &mut out);
+                let (err, upto) = match self.set_watches(core, op, body) {
+                    Ok(upto) => (ErrorCode::Ok, upto),
+                    Err(e) => (e, 0),
+                };
+                reply::frame(x, arena.applied_zxid(), err, &[], &mut out);
                 (out, upto, false)
             }
             OpCode::CheckWatches | OpCode::RemoveWatches => {
                 let err = match decode::<CheckWatchesRequest>(body) {
+                    // An unknown watcher type fails to decode in ZooKeeper (WatcherType.fromInt).
+                    Ok(r) if !(1..=5).contains(&r.watcher_type) => ErrorCode::MarshallingError,
                     Ok(r) => {
                         let mut w = core.watches.borrow_mut();
                         let found = if op == OpCode::CheckWatches {
@@ -248,6 +299,7 @@ impl Conn {
                     Ok(r) if crate::tree::path::validate(&r.path, false).is_err() => {
                         ErrorCode::BadArguments
                     }
+                    Ok(r) if r.mode != 0 && r.mode != 1 => ErrorCode::MarshallingError,
                     Ok(r) => {
                         let kind = if r.mode == 1 {
                             WatchKind::PersistentRecursive
@@ -302,7 +354,7 @@ impl Conn {
         }
     }
 
-    fn set_watches(&self, core: &Core, op: OpCode, body: &[u8]) -> Zxid {
+    fn set_watches(&self, core: &Core, op: OpCode, body: &[u8]) -> Result<Zxid, ErrorCode> {
         let r = if op == OpCode::SetWatches {
             decode::<SetWatches>(body).map(|s| SetWatches2 {
                 relative_zxid: s.relative_zxid,
@@ -315,7 +367,7 @@ impl Conn {
         } else {
             decode::<SetWatches2>(body)
         };
-        let Ok(r) = r else { return 0 };
+        let r = r?;
         let arena = &core.shared.arena;
         let rel = r.relative_zxid;
         let mut fire: Vec<(i32, String)> = Vec::new();
@@ -356,7 +408,7 @@ impl Conn {
         for (t, p) in fire {
             self.push_event(core, t, &p);
         }
-        view.upto_zxid
+        Ok(view.upto_zxid)
     }
 
     pub(crate) fn info(&self) -> ConnInfo {
@@ -437,7 +489,7 @@ pub async fn serve(core: Rc<Core>, stream: glommio::net::TcpStream) {
     core.stats.connections.fetch_sub(1, Ordering::Relaxed);
     let session = conn.session.get();
     if session != 0 {
-        core.to_leader(LeaderMsg::Disconnected { conn: conn.id, session }).await;
+        core.to_leader(LeaderMsg::Disconnected { conn: conn.id, session });
     }
 }
 
@@ -575,8 +627,7 @@ async fn handshake(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<(),
         session: req.session_id,
         passwd: req.passwd.clone(),
         timeout_ms,
-    })
-    .await;
+    });
     loop {
         if let Some(outcome) = conn.handshake.borrow_mut().take() {
             let mut body = Vec::new();
@@ -650,6 +701,10 @@ fn write_op(op: OpCode, body: &[u8]) -> Result<WriteOp, ErrorCode> {
         OpCode::Check => WriteOp::Check(decode(body)?),
         OpCode::Multi => {
             let m: crate::proto::multi::MultiRequest = decode(body)?;
+            // As ZooKeeper: a read op inside a write multi fails the whole request to decode.
+            if m.ops.iter().any(|o| o.is_read()) {
+                return Err(ErrorCode::MarshallingError);
+            }
             WriteOp::Multi(m.ops)
         }
         OpCode::DeleteContainer => {
@@ -662,6 +717,24 @@ fn write_op(op: OpCode, body: &[u8]) -> Result<WriteOp, ErrorCode> {
         OpCode::Reconfig => WriteOp::Reconfig,
         _ => return Err(ErrorCode::Unimplemented),
     })
+}
+
+/// Requests whose body begins with a path string.
+fn starts_with_path(op: OpCode) -> bool {
+    !matches!(
+        op,
+        OpCode::Multi
+            | OpCode::MultiRead
+            | OpCode::Ping
+            | OpCode::CloseSession
+            | OpCode::SetWatches
+            | OpCode::SetWatches2
+            | OpCode::Sasl
+            | OpCode::WhoAmI
+            | OpCode::Reconfig
+            | OpCode::DeleteContainer
+            | OpCode::Auth
+    )
 }
 
 fn is_pipeline_op(op: OpCode) -> bool {
@@ -729,19 +802,26 @@ async fn on_request(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<()
                 ErrorCode::AuthFailed
             }
         };
+        // The reply echoes the request's xid (clients conventionally send -4, not all do).
         let mut out = Vec::new();
-        reply::frame(xid::AUTH, 0, err, &[], &mut out);
+        reply::frame(hdr.xid, 0, err, &[], &mut out);
         let close = err != ErrorCode::Ok;
         conn.slots.borrow_mut().push_back(Slot::Held { bytes: out, upto_zxid: 0, started_us: now, close });
+        return Ok(());
+    }
+    if starts_with_path(op) && body.get(..4) == Some(&(-1i32).to_be_bytes()[..]) {
+        // A null path: ZooKeeper fails to deserialize it and answers MARSHALLINGERROR.
+        let mut out = Vec::new();
+        reply::frame(hdr.xid, core.shared.arena.applied_zxid(), ErrorCode::MarshallingError, &[], &mut out);
+        conn.slots.borrow_mut().push_back(Slot::Held { bytes: out, upto_zxid: 0, started_us: now, close: false });
         return Ok(());
     }
     if is_pipeline_op(op) {
         match write_op(op, body) {
             Ok(wop) => {
-                conn.slots.borrow_mut().push_back(Slot::Write { xid: hdr.xid, started_us: now, done: None, close: false });
                 let auth = conn.auth.borrow().clone();
                 let m = LeaderMsg::Write { conn: conn.id, session: conn.session.get(), xid: hdr.xid, op: wop, auth };
-                core.to_leader(m).await;
+                conn.push_write(core, hdr.xid, now, m);
             }
             Err(e) => {
                 let mut out = Vec::new();
@@ -751,7 +831,7 @@ async fn on_request(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<()
         }
         return Ok(());
     }
-    conn.slots.borrow_mut().push_back(Slot::Read { xid: hdr.xid, op, body: body.to_vec(), started_us: now });
+    conn.push_read(hdr.xid, op, body, now);
     Ok(())
 }
 

@@ -42,6 +42,8 @@ pub struct Core {
     senders: Senders<Msg>,
     /// On the leader core: the consensus inbox.
     pub leader_inbox: Option<LocalSender<LeaderMsg>>,
+    /// On other cores: messages for the consensus core, forwarded in order by one task.
+    outbox: RefCell<Option<LocalSender<LeaderMsg>>>,
     reports: RefCell<HashMap<u64, (usize, Vec<CoreReport>, Rc<Notify>)>>,
     next_report: Cell<u64>,
 }
@@ -67,6 +69,7 @@ impl Core {
             next_conn: Cell::new(1),
             senders,
             leader_inbox,
+            outbox: RefCell::new(None),
             reports: RefCell::new(HashMap::new()),
             next_report: Cell::new(1),
         }
@@ -79,14 +82,32 @@ impl Core {
         ConnId { core: self.id, local }
     }
 
-    /// Sends to the consensus core (directly when it runs here).
-    pub async fn to_leader(&self, m: LeaderMsg) {
+    /// Queues a message for the consensus core without waiting. Every message of this core
+    /// reaches it in the order queued (one forwarder task per core drains the queue into the
+    /// bounded mesh channel, so a full channel delays the queue, never reorders it).
+    pub fn to_leader(self: &Rc<Self>, m: LeaderMsg) {
         if let Some(inbox) = &self.leader_inbox {
             if inbox.try_send(m).is_err() {
                 tracing::error!("consensus inbox closed");
             }
-        } else if self.senders.send_to(LEADER_CORE, Msg::Leader(m)).await.is_err() {
-            tracing::error!("mesh to the consensus core closed");
+            return;
+        }
+        let mut outbox = self.outbox.borrow_mut();
+        let tx = outbox.get_or_insert_with(|| {
+            let (tx, rx) = glommio::channels::local_channel::new_unbounded();
+            let core = self.clone();
+            glommio::spawn_local(async move {
+                while let Some(m) = rx.recv().await {
+                    if core.senders.send_to(LEADER_CORE, Msg::Leader(m)).await.is_err() {
+                        tracing::error!("mesh to the consensus core closed");
+                    }
+                }
+            })
+            .detach();
+            tx
+        });
+        if tx.try_send(m).is_err() {
+            tracing::error!("outbox to the consensus core closed");
         }
     }
 
@@ -98,7 +119,7 @@ impl Core {
     }
 
     /// Handles one applied batch: watch events first, then replies, then closes.
-    pub fn on_applied(&self, applied: &Applied, outcomes: Vec<Outcome>) {
+    pub fn on_applied(self: &Rc<Self>, applied: &Applied, outcomes: Vec<Outcome>) {
         let mut notes: Vec<Notification> = Vec::new();
         {
             let mut w = self.watches.borrow_mut();

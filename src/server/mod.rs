@@ -321,7 +321,7 @@ async fn touch_reporter(core: Rc<Core>) {
         glommio::timer::sleep(Duration::from_millis(TOUCH_REPORT_INTERVAL_MS)).await;
         let ids: Vec<i64> = std::mem::take(&mut *core.touched.borrow_mut()).into_iter().filter(|s| *s != 0).collect();
         if !ids.is_empty() {
-            core.to_leader(LeaderMsg::Touch(ids)).await;
+            core.to_leader(LeaderMsg::Touch(ids));
         }
     }
 }
@@ -329,6 +329,6 @@ async fn touch_reporter(core: Rc<Core>) {
 async fn ticker(core: Rc<Core>) {
     loop {
         glommio::timer::sleep(Duration::from_millis(SESSION_CHECK_INTERVAL_MS)).await;
-        core.to_leader(LeaderMsg::Tick).await;
+        core.to_leader(LeaderMsg::Tick);
     }
 }

@@ -90,6 +90,8 @@ const END_MAGIC: &[u8; 8] = b"ZKRSNEND";
 const HEADER_BYTES: u64 = 8 + 4 + 8 + 8;
 /// node_count, crc, end magic.
 const TRAILER_BYTES: u64 = 8 + 4 + 8;
+/// The smallest file: header, no sessions, no nodes, trailer.
+const FILE_BYTES_MIN: u64 = HEADER_BYTES + 4 + 1 + TRAILER_BYTES;
 /// Tag before each node.
 const TAG_NODE: u8 = 1;
 /// Tag ending the node section.
@@ -162,10 +164,7 @@ pub enum SnapshotError {
 
 /// A closure turning an `io::Error` into `SnapshotError::Io` on `path`.
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
-    move |source| SnapshotError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| SnapshotError::Io { path: path.to_path_buf(), source }
 }
 
 /// File name of the snapshot taken at `zxid`: `zkrsnap.` and 16 lowercase hex digits.
@@ -176,11 +175,7 @@ pub fn snapshot_name(zxid: i64) -> String {
 /// The zxid in a snapshot file name, if `name` is one (temp files and others are not).
 fn parse_name(name: &str) -> Option<i64> {
     let hex = name.strip_prefix(NAME_PREFIX)?;
-    if hex.len() != 16
-        || !hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return None;
     }
     u64::from_str_radix(hex, 16).ok().map(|z| z as i64)
@@ -216,10 +211,7 @@ pub fn remove_temp_files(dir: &Path) -> Result<usize, SnapshotError> {
     let mut removed = 0;
     for entry in entries {
         let entry = entry.map_err(io_err(dir))?;
-        let is_temp = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(TEMP_PREFIX));
+        let is_temp = entry.file_name().to_str().is_some_and(|n| n.starts_with(TEMP_PREFIX));
         if is_temp {
             let path = entry.path();
             fs::remove_file(&path).map_err(io_err(&path))?;
@@ -272,7 +264,7 @@ fn looks_complete(path: &Path) -> Result<bool, SnapshotError> {
         Err(e) => return Err(io_err(path)(e)),
     };
     let len = file.metadata().map_err(io_err(path))?.len();
-    if len < HEADER_BYTES + 5 + TRAILER_BYTES {
+    if len < FILE_BYTES_MIN {
         return Ok(false);
     }
     let mut end = [0u8; 8];
@@ -298,11 +290,7 @@ pub fn write_snapshot(
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
     let seq = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(
-        "{TEMP_PREFIX}{:016x}.{}.{seq}",
-        zxid as u64,
-        std::process::id()
-    ));
+    let tmp = dir.join(format!("{TEMP_PREFIX}{:016x}.{}.{seq}", zxid as u64, std::process::id()));
     let path = dir.join(snapshot_name(zxid));
     let written = write_file(&tmp, zxid, created_ms, sessions, nodes)
         .map_err(io_err(&tmp))
@@ -315,16 +303,8 @@ pub fn write_snapshot(
             return Err(e);
         }
     };
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))?;
-    Ok(SnapshotInfo {
-        zxid,
-        path,
-        nodes: node_count,
-        sessions: sessions.len() as u64,
-        bytes,
-    })
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
+    Ok(SnapshotInfo { zxid, path, nodes: node_count, sessions: sessions.len() as u64, bytes })
 }
 
 /// Writes and fsyncs the whole file at `tmp`; returns (nodes, bytes).
@@ -335,12 +315,11 @@ fn write_file(
     sessions: &[(i64, i32)],
     nodes: impl Iterator<Item = (String, Arc<Node>)>,
 ) -> io::Result<(u64, u64)> {
-    let file = File::options().write(true).create_new(true).open(tmp)?;
-    let mut w = CrcWriter {
-        out: BufWriter::with_capacity(WRITE_BUF_BYTES, file),
-        crc: 0,
-        bytes: 0,
-    };
+    // Truncate rather than create_new: a temp file of this name can only be a stale one, left by
+    // a crashed process that had the same pid (pid 1 in a container) and was never cleaned up.
+    let file = File::options().write(true).create(true).truncate(true).open(tmp)?;
+    let mut w =
+        CrcWriter { out: BufWriter::with_capacity(WRITE_BUF_BYTES, file), crc: 0, bytes: 0 };
     let mut buf = Vec::with_capacity(256);
     buf.extend_from_slice(MAGIC);
     buf.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -362,7 +341,11 @@ fn write_file(
         put_bytes(&mut buf, path.as_bytes())?;
         encode_stat(&node, &mut buf);
         acls.encode(&node.acl, &mut buf)?;
-        put_len(&mut buf, node.data.len())?;
+        if crate::tree::node::is_null_data(&node.data) {
+            buf.extend_from_slice(&NULL_DATA_LEN.to_le_bytes());
+        } else {
+            put_len(&mut buf, node.data.len())?;
+        }
         w.put(&buf)?;
         w.put(&node.data)?;
         node_count += 1;
@@ -408,12 +391,12 @@ fn encode_stat(n: &Node, buf: &mut Vec<u8>) {
 }
 
 /// Appends a u32 length, refusing one that does not fit.
+/// Data length that marks null data (as opposed to empty).
+pub(crate) const NULL_DATA_LEN: u32 = u32::MAX;
+
 fn put_len(buf: &mut Vec<u8>, len: usize) -> io::Result<()> {
-    let len = u32::try_from(len).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("length {len} exceeds u32"),
-        )
+    let len = u32::try_from(len).ok().filter(|l| *l != NULL_DATA_LEN).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("length {len} exceeds u32"))
     })?;
     buf.extend_from_slice(&len.to_le_bytes());
     Ok(())

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{
-    ACL_BYTES_MIN, END_MAGIC, FORMAT_VERSION, HEADER_BYTES, MAGIC, NODE_BYTES_MIN,
+    ACL_BYTES_MIN, END_MAGIC, FILE_BYTES_MIN, FORMAT_VERSION, MAGIC, NODE_BYTES_MIN,
     NODE_FIXED_BYTES, SESSION_BYTES, Snapshot, SnapshotError, TAG_END, TAG_NODE, TRAILER_BYTES,
     io_err, parse_name,
 };
@@ -26,22 +26,12 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, SnapshotError> {
     let mut file = File::open(path).map_err(io_err(path))?;
     let len = file.metadata().map_err(io_err(path))?.len();
     let snap = read_from(path, &mut file, len)?;
-    let name_zxid = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(parse_name);
+    let name_zxid = path.file_name().and_then(|n| n.to_str()).and_then(parse_name);
     if let Some(z) = name_zxid
         && z != snap.zxid
     {
-        let reason = format!(
-            "header zxid {:#x} differs from the file name's {z:#x}",
-            snap.zxid
-        );
-        return Err(SnapshotError::Corrupt {
-            path: path.to_path_buf(),
-            offset: 12,
-            reason,
-        });
+        let reason = format!("header zxid {:#x} differs from the file name's {z:#x}", snap.zxid);
+        return Err(SnapshotError::Corrupt { path: path.to_path_buf(), offset: 12, reason });
     }
     Ok(snap)
 }
@@ -53,58 +43,35 @@ pub(super) fn read_from<R: Read + Seek>(
     len: u64,
 ) -> Result<Snapshot, SnapshotError> {
     let mut r = Reader::new(path, src, len);
-    if len < HEADER_BYTES + 5 + TRAILER_BYTES {
-        return Err(r.corrupt(
-            len,
-            format!("file is only {len} bytes, too short for a snapshot"),
-        ));
+    if len < FILE_BYTES_MIN {
+        return Err(r.corrupt(len, format!("file is only {len} bytes, too short for a snapshot")));
     }
     let mut trailer = [0u8; TRAILER_BYTES as usize];
     let body_end = len - TRAILER_BYTES;
-    r.src
-        .seek(SeekFrom::Start(body_end))
-        .map_err(io_err(path))?;
-    r.src
-        .read_exact(&mut trailer)
-        .map_err(|e| r.read_failed(body_end, e))?;
+    r.src.seek(SeekFrom::Start(body_end)).map_err(io_err(path))?;
+    r.src.read_exact(&mut trailer).map_err(|e| r.read_failed(body_end, e))?;
     r.src.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
     r.end = body_end;
     let (zxid, created_ms) = r.header()?;
     if &trailer[12..] != END_MAGIC {
-        return Err(r.corrupt(
-            len - 8,
-            "no end magic: the file is incomplete (torn write?)",
-        ));
+        return Err(r.corrupt(len - 8, "no end magic: the file is incomplete (torn write?)"));
     }
     let node_count = u64::from_le_bytes(le_array(&trailer[..8]));
     let body = r.body(node_count);
     let crc_stored = u32::from_le_bytes(le_array(&trailer[8..12]));
     let (sessions, nodes) = match body {
         Ok(b) => b,
-        Err(SnapshotError::Corrupt {
-            path,
-            offset,
-            mut reason,
-        }) => {
-            if r.crc_rest()
-                .is_some_and(|c| crc32c::crc32c_append(c, &trailer[..8]) != crc_stored)
-            {
+        Err(SnapshotError::Corrupt { path, offset, mut reason }) => {
+            if r.crc_rest().is_some_and(|c| crc32c::crc32c_append(c, &trailer[..8]) != crc_stored) {
                 reason.push_str(" (the checksum does not match either: the file is damaged)");
             }
-            return Err(SnapshotError::Corrupt {
-                path,
-                offset,
-                reason,
-            });
+            return Err(SnapshotError::Corrupt { path, offset, reason });
         }
         Err(e) => return Err(e),
     };
     if r.offset() != body_end {
         let extra = body_end - r.offset();
-        return Err(r.corrupt(
-            r.offset(),
-            format!("{extra} bytes after the node terminator"),
-        ));
+        return Err(r.corrupt(r.offset(), format!("{extra} bytes after the node terminator")));
     }
     let crc = crc32c::crc32c_append(r.crc_so_far(), &trailer[..8]);
     if crc != crc_stored {
@@ -112,18 +79,10 @@ pub(super) fn read_from<R: Read + Seek>(
         return Err(r.corrupt(body_end + 8, reason));
     }
     if node_count != nodes.len() as u64 {
-        let reason = format!(
-            "trailer says {node_count} nodes, the file has {}",
-            nodes.len()
-        );
+        let reason = format!("trailer says {node_count} nodes, the file has {}", nodes.len());
         return Err(r.corrupt(body_end, reason));
     }
-    Ok(Snapshot {
-        zxid,
-        created_ms,
-        sessions,
-        nodes,
-    })
+    Ok(Snapshot { zxid, created_ms, sessions, nodes })
 }
 
 /// A 64-bit hash of a path, the same in every run.
@@ -188,25 +147,15 @@ impl<'p, R: Read> Reader<'p, R> {
     }
 
     fn corrupt(&self, offset: u64, reason: impl Into<String>) -> SnapshotError {
-        SnapshotError::Corrupt {
-            path: self.path.to_path_buf(),
-            offset,
-            reason: reason.into(),
-        }
+        SnapshotError::Corrupt { path: self.path.to_path_buf(), offset, reason: reason.into() }
     }
 
     /// A read error: an early end of file (the file shrank) is corruption, the rest is I/O.
     fn read_failed(&self, offset: u64, e: io::Error) -> SnapshotError {
         if e.kind() == io::ErrorKind::UnexpectedEof {
-            self.corrupt(
-                offset,
-                "the file ended early (did it shrink while being read?)",
-            )
+            self.corrupt(offset, "the file ended early (did it shrink while being read?)")
         } else {
-            SnapshotError::Io {
-                path: self.path.to_path_buf(),
-                source: e,
-            }
+            SnapshotError::Io { path: self.path.to_path_buf(), source: e }
         }
     }
 
@@ -214,10 +163,7 @@ impl<'p, R: Read> Reader<'p, R> {
     fn check_left(&self, n: u64, what: &str) -> Result<(), SnapshotError> {
         if n > self.left() {
             let left = self.left();
-            return Err(self.corrupt(
-                self.offset(),
-                format!("{what} needs {n} bytes, {left} left"),
-            ));
+            return Err(self.corrupt(self.offset(), format!("{what} needs {n} bytes, {left} left")));
         }
         Ok(())
     }
@@ -301,7 +247,11 @@ impl<'p, R: Read> Reader<'p, R> {
 
     /// A `bytes`; `empty` is shared by every empty one.
     fn data(&mut self, empty: &Arc<[u8]>) -> Result<Arc<[u8]>, SnapshotError> {
-        let len = self.u32("data length")? as usize;
+        let len = self.u32("data length")?;
+        if len == super::NULL_DATA_LEN {
+            return Ok(crate::tree::node::null_data());
+        }
+        let len = len as usize;
         self.check_left(len as u64, "data")?;
         if len == 0 {
             Ok(empty.clone())
@@ -344,10 +294,7 @@ impl<'p, R: Read> Reader<'p, R> {
         let mut crc = crc32c::crc32c_append(self.crc, self.buf.get(self.crc_from..upto)?);
         let mut left = (rest - upto) as u64;
         while left > 0 {
-            let want = self
-                .buf
-                .len()
-                .min(usize::try_from(left).unwrap_or(usize::MAX));
+            let want = self.buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
             let k = match self.src.read(&mut self.buf[..want]) {
                 Ok(0) | Err(_) => return None,
                 Ok(k) => k,
@@ -503,10 +450,7 @@ impl<'p, R: Read> Reader<'p, R> {
             let perms = i32::from_le_bytes(le_array(self.take(4, "ACL perms")?));
             let scheme = self.string("ACL scheme")?;
             let id = self.string("ACL id")?;
-            list.push(Acl {
-                perms,
-                id: Id { scheme, id },
-            });
+            list.push(Acl { perms, id: Id { scheme, id } });
         }
         let list: Arc<[Acl]> = list.into();
         acls.push(list.clone());

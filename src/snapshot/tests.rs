@@ -46,23 +46,11 @@ impl Rng {
 }
 
 fn acl(perms: i32, scheme: &str, id: &str) -> Acl {
-    Acl {
-        perms,
-        id: Id {
-            scheme: scheme.into(),
-            id: id.into(),
-        },
-    }
+    Acl { perms, id: Id { scheme: scheme.into(), id: id.into() } }
 }
 
 fn node(rng: &mut Rng, owner: i64, data: Vec<u8>, acl: Arc<[Acl]>) -> Node {
-    let mut n = Node::new(
-        rng.next() as i64,
-        rng.next() as i64,
-        owner,
-        data.into(),
-        acl,
-    );
+    let mut n = Node::new(rng.next() as i64, rng.next() as i64, owner, data.into(), acl);
     n.mzxid = rng.next() as i64;
     n.pzxid = rng.next() as i64;
     n.mtime = rng.next() as i64;
@@ -74,12 +62,8 @@ fn node(rng: &mut Rng, owner: i64, data: Vec<u8>, acl: Arc<[Acl]>) -> Node {
 
 /// Every field but the children.
 fn assert_same(path: &str, a: &Node, b: &Node) {
-    let fa = (
-        a.czxid, a.mzxid, a.pzxid, a.ctime, a.mtime, a.version, a.cversion, a.aversion,
-    );
-    let fb = (
-        b.czxid, b.mzxid, b.pzxid, b.ctime, b.mtime, b.version, b.cversion, b.aversion,
-    );
+    let fa = (a.czxid, a.mzxid, a.pzxid, a.ctime, a.mtime, a.version, a.cversion, a.aversion);
+    let fb = (b.czxid, b.mzxid, b.pzxid, b.ctime, b.mtime, b.version, b.cversion, b.aversion);
     assert_eq!(fa, fb, "{path}");
     assert_eq!(a.ephemeral_owner, b.ephemeral_owner, "{path}");
     assert_eq!(a.data, b.data, "{path}");
@@ -111,16 +95,12 @@ fn varied_nodes(count: usize, rng: &mut Rng) -> Vec<(String, Arc<Node>)> {
             3 => crate::txn::NodeKind::ttl_owner(1000 + i as i64),
             _ => 0,
         };
-        let len = if i == 17 {
-            (1 << 20) + 4321
-        } else {
-            rng.below(300) as usize
-        };
+        let len = if i == 17 { (1 << 20) + 4321 } else { rng.below(300) as usize };
         let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        let path = if i == 0 {
-            "/".to_string()
-        } else {
-            format!("/n{i}/é✓{}", rng.next() % 97)
+        let path = match i {
+            0 => "/".to_string(),
+            18 => format!("/{}", "p".repeat((1 << 20) + 10)), // longer than the read buffer
+            _ => format!("/n{i}/é✓{}", rng.next() % 97),
         };
         nodes.push((path, Arc::new(node(rng, owner, data, list))));
     }
@@ -138,14 +118,8 @@ fn small_snapshot(dir: &Path) -> (PathBuf, Vec<u8>) {
             (p, Arc::new(n))
         })
         .collect::<Vec<_>>();
-    let info = write_snapshot(
-        dir,
-        0x1_0000_0005,
-        99,
-        &[(5, 3000), (-7, 40000)],
-        nodes.into_iter(),
-    )
-    .unwrap();
+    let info = write_snapshot(dir, 0x1_0000_0005, 99, &[(5, 3000), (-7, 40000)], nodes.into_iter())
+        .unwrap();
     let bytes = fs::read(&info.path).unwrap();
     (info.path, bytes)
 }
@@ -169,9 +143,7 @@ fn corrupt_offset(r: Result<Snapshot, SnapshotError>, len: usize, what: &str) ->
     match r {
         Err(e @ SnapshotError::Corrupt { .. }) => {
             let text = e.to_string();
-            let SnapshotError::Corrupt { offset, .. } = e else {
-                unreachable!()
-            };
+            let SnapshotError::Corrupt { offset, .. } = e else { unreachable!() };
             assert!(offset <= len as u64, "{what}: offset {offset} past {len}");
             assert!(text.contains(&format!("offset {offset}")), "{what}: {text}");
             offset
@@ -186,30 +158,16 @@ fn round_trip_keeps_every_field_and_shares_acls() {
     let dir = TempDir::new("roundtrip");
     let mut rng = Rng(0x5eed);
     let nodes = varied_nodes(3000, &mut rng);
-    let sessions: Vec<(i64, i32)> = (0..7)
-        .map(|i| (0x100_0000_0000 + i, 4000 + i as i32))
-        .collect();
-    let info = write_snapshot(
-        &dir.0,
-        0x3_0000_0042,
-        1234,
-        &sessions,
-        nodes.clone().into_iter(),
-    )
-    .unwrap();
+    let sessions: Vec<(i64, i32)> =
+        (0..7).map(|i| (0x100_0000_0000 + i, 4000 + i as i32)).collect();
+    let info =
+        write_snapshot(&dir.0, 0x3_0000_0042, 1234, &sessions, nodes.clone().into_iter()).unwrap();
     assert_eq!(info.path, dir.0.join("zkrsnap.0000000300000042"));
-    assert_eq!(
-        (info.zxid, info.nodes, info.sessions),
-        (0x3_0000_0042, 3000, 7)
-    );
+    assert_eq!((info.zxid, info.nodes, info.sessions), (0x3_0000_0042, 3000, 7));
     assert_eq!(info.bytes, fs::metadata(&info.path).unwrap().len());
     let payload: usize = nodes.iter().map(|(p, n)| p.len() + n.data.len()).sum();
     // Interning: the fixed part, lengths and a 4-byte ACL reference a node, a few lists.
-    assert!(
-        info.bytes < payload as u64 + 3000 * 78 + 1000,
-        "{} bytes",
-        info.bytes
-    );
+    assert!(info.bytes < payload as u64 + 3000 * 78 + 1000, "{} bytes", info.bytes);
 
     let snap = read_snapshot(&info.path).unwrap();
     assert_eq!((snap.zxid, snap.created_ms), (0x3_0000_0042, 1234));
@@ -222,22 +180,25 @@ fn round_trip_keeps_every_field_and_shares_acls() {
     // Equal lists come back as one shared Arc.
     let open = &snap.nodes[0].1.acl;
     assert!(
-        snap.nodes
-            .iter()
-            .filter(|(_, n)| n.acl == *open)
-            .all(|(_, n)| Arc::ptr_eq(&n.acl, open))
+        snap.nodes.iter().filter(|(_, n)| n.acl == *open).all(|(_, n)| Arc::ptr_eq(&n.acl, open))
     );
-    assert_eq!(
-        list_snapshots(&dir.0).unwrap(),
-        vec![(info.zxid, info.path.clone())]
-    );
+    assert_eq!(list_snapshots(&dir.0).unwrap(), vec![(info.zxid, info.path.clone())]);
+
+    // One flipped byte anywhere in a big file is found, through the long-read path too.
+    let mut bytes = fs::read(&info.path).unwrap();
+    for i in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 100] {
+        bytes[i] ^= 0x10;
+        corrupt_offset(parse(&bytes), bytes.len(), &format!("flip at {i}"));
+        bytes[i] ^= 0x10;
+    }
+    assert!(parse(&bytes).is_ok());
 }
 
 #[test]
 fn empty_snapshot_round_trips() {
     let dir = TempDir::new("empty");
     let info = write_snapshot(&dir.0, 0, 0, &[], std::iter::empty()).unwrap();
-    assert_eq!(info.bytes, HEADER_BYTES + 4 + 1 + TRAILER_BYTES);
+    assert_eq!(info.bytes, FILE_BYTES_MIN);
     let snap = read_snapshot(&info.path).unwrap();
     assert!(snap.sessions.is_empty() && snap.nodes.is_empty());
 }
@@ -277,14 +238,9 @@ fn every_bit_flip_is_corrupt() {
     }
     // A flip that breaks the structure is reported where it shows, with the crc verdict.
     damaged[HEADER_BYTES as usize + 4 + 2 * 12] = 7; // the first node's tag
-    let Err(SnapshotError::Corrupt { offset, reason, .. }) = parse(&damaged) else {
-        panic!()
-    };
+    let Err(SnapshotError::Corrupt { offset, reason, .. }) = parse(&damaged) else { panic!() };
     assert_eq!(offset, HEADER_BYTES + 4 + 24);
-    assert!(
-        reason.contains("unknown tag") && reason.contains("checksum"),
-        "{reason}"
-    );
+    assert!(reason.contains("unknown tag") && reason.contains("checksum"), "{reason}");
 }
 
 #[test]
@@ -336,15 +292,11 @@ fn duplicates_and_forward_acl_indexes_are_corrupt() {
     let n = Arc::new(Node::new(1, 2, 0, Arc::from(&b"x"[..]), open));
     let nodes = vec![("/a".to_string(), n.clone()), ("/a".to_string(), n.clone())];
     let info = write_snapshot(&dir.0, 1, 0, &[], nodes.into_iter()).unwrap();
-    let Err(SnapshotError::Corrupt { reason, .. }) = read_snapshot(&info.path) else {
-        panic!()
-    };
+    let Err(SnapshotError::Corrupt { reason, .. }) = read_snapshot(&info.path) else { panic!() };
     assert!(reason.contains("duplicate path"), "{reason}");
 
     let info = write_snapshot(&dir.0, 2, 0, &[(1, 1), (1, 2)], std::iter::empty()).unwrap();
-    let Err(SnapshotError::Corrupt { reason, .. }) = read_snapshot(&info.path) else {
-        panic!()
-    };
+    let Err(SnapshotError::Corrupt { reason, .. }) = read_snapshot(&info.path) else { panic!() };
     assert!(reason.contains("duplicate session"), "{reason}");
 
     // The second node refers to ACL list 0; make it 2 (beyond the next new one) and reseal.
@@ -370,9 +322,7 @@ fn header_zxid_must_match_the_file_name() {
     let (path, bytes) = small_snapshot(&dir.0);
     let renamed = dir.0.join(snapshot_name(0x1_0000_0006));
     fs::rename(&path, &renamed).unwrap();
-    let Err(SnapshotError::Corrupt { offset: 12, .. }) = read_snapshot(&renamed) else {
-        panic!()
-    };
+    let Err(SnapshotError::Corrupt { offset: 12, .. }) = read_snapshot(&renamed) else { panic!() };
     // Any other name is not checked (a copy for inspection).
     let copy = dir.0.join("copy.bin");
     fs::write(&copy, &bytes).unwrap();
@@ -383,25 +333,16 @@ fn header_zxid_must_match_the_file_name() {
 fn error_display_names_file_and_offset() {
     let dir = TempDir::new("display");
     let path = dir.0.join("zkrsnap.0000000000000001");
-    fs::write(
-        &path,
-        b"not a snapshot, clearly not one at all, no matter how long it is",
-    )
-    .unwrap();
+    fs::write(&path, b"not a snapshot, clearly not one at all, no matter how long it is").unwrap();
     let e = read_snapshot(&path).unwrap_err().to_string();
-    assert!(
-        e.contains(&path.display().to_string()) && e.contains("offset 0"),
-        "{e}"
-    );
+    assert!(e.contains(&path.display().to_string()) && e.contains("offset 0"), "{e}");
     let e = read_snapshot(&dir.0.join("missing")).unwrap_err();
     assert!(matches!(e, SnapshotError::Io { .. }), "{e}");
     assert!(e.to_string().contains("missing"), "{e}");
 }
 
 fn tiny(dir: &Path, zxid: i64) -> PathBuf {
-    write_snapshot(dir, zxid, 0, &[], std::iter::empty())
-        .unwrap()
-        .path
+    write_snapshot(dir, zxid, 0, &[], std::iter::empty()).unwrap().path
 }
 
 #[test]
@@ -420,11 +361,7 @@ fn list_sorts_by_zxid_and_ignores_other_files() {
     ] {
         fs::write(dir.0.join(junk), b"x").unwrap();
     }
-    let zxids: Vec<i64> = list_snapshots(&dir.0)
-        .unwrap()
-        .into_iter()
-        .map(|(z, _)| z)
-        .collect();
+    let zxids: Vec<i64> = list_snapshots(&dir.0).unwrap().into_iter().map(|(z, _)| z).collect();
     assert_eq!(zxids, vec![3, 5, 7, 0x1_0000_0001, 0x2_0000_0000]);
     assert_eq!(snapshot_name(0x2_0000_0000), "zkrsnap.0000000200000000");
     assert_eq!(parse_name("zkrsnap.ffffffffffffffff"), Some(-1));
@@ -437,13 +374,8 @@ fn purge_keeps_the_newest_complete_snapshots() {
     for z in [5, 0x1_0000_0001, 3, 0x2_0000_0000, 7] {
         tiny(&dir.0, z);
     }
-    let zxids = |d: &Path| -> Vec<i64> {
-        list_snapshots(d)
-            .unwrap()
-            .into_iter()
-            .map(|x| x.0)
-            .collect()
-    };
+    let zxids =
+        |d: &Path| -> Vec<i64> { list_snapshots(d).unwrap().into_iter().map(|x| x.0).collect() };
     assert_eq!(purge(&dir.0, 3).unwrap(), Some(7));
     assert_eq!(zxids(&dir.0), vec![7, 0x1_0000_0001, 0x2_0000_0000]);
     // A torn newest snapshot is not counted, and not deleted.
@@ -465,10 +397,7 @@ fn temp_files_are_ignored_and_removed_at_startup() {
     assert_eq!(list_snapshots(&dir.0).unwrap(), vec![(9, good.clone())]);
     assert_eq!(purge(&dir.0, 1).unwrap(), Some(9));
     assert_eq!(remove_temp_files(&dir.0).unwrap(), 2);
-    let left: Vec<_> = fs::read_dir(&dir.0)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let left: Vec<_> = fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(left, vec![good]);
     // Writing leaves no temp file behind, and a failed write removes its own.
     assert_eq!(remove_temp_files(&dir.0).unwrap(), 0);
@@ -569,85 +498,44 @@ fn dump_text_and_json() {
     let odd: Arc<[Acl]> = vec![acl(31, "digest", "u:\"q\"\\"), acl(1 | 64, "ip", "1.2.3.4")].into();
     let open: Arc<[Acl]> = vec![acl(31, "world", "anyone")].into();
     let mk = |owner: i64, data: &[u8], a: &Arc<[Acl]>| {
-        Arc::new(Node::new(
-            0x1_0000_0002,
-            1700,
-            owner,
-            Arc::from(data),
-            a.clone(),
-        ))
+        Arc::new(Node::new(0x1_0000_0002, 1700, owner, Arc::from(data), a.clone()))
     };
     let mut root = (*mk(0, b"", &open)).clone();
     root.cversion = 3; // three creates, two children left: clients see 2 * 3 - 2 = 4
     let nodes = vec![
         ("/".to_string(), Arc::new(root)),
         ("/a b\n\"c\"\\é".to_string(), mk(0x55, b"hello", &odd)),
-        (
-            "/t".to_string(),
-            mk(crate::txn::NodeKind::ttl_owner(500), b"", &open),
-        ),
+        ("/t".to_string(), mk(crate::txn::NodeKind::ttl_owner(500), b"", &open)),
         ("/t/c".to_string(), mk(i64::MIN, b"12", &open)),
     ];
-    let info = write_snapshot(
-        &dir.0,
-        0x1_0000_0002,
-        77,
-        &[(0x55, 9000), (0x12, 100)],
-        nodes.into_iter(),
-    )
-    .unwrap();
+    let info =
+        write_snapshot(&dir.0, 0x1_0000_0002, 77, &[(0x55, 9000), (0x12, 100)], nodes.into_iter())
+            .unwrap();
 
     let mut text = Vec::new();
     dump(&info.path, false, &mut text).unwrap();
     let text = String::from_utf8(text).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1 + 2 + 4, "{text}");
-    assert!(
-        lines[0].contains("zxid 0x100000002 created_ms 77 sessions 2 nodes 4"),
-        "{text}"
-    );
+    assert!(lines[0].contains("zxid 0x100000002 created_ms 77 sessions 2 nodes 4"), "{text}");
     assert_eq!(lines[1], "session 0x12 timeout_ms=100");
-    assert!(
-        lines[3].starts_with("/ cZxid=0x100000002 ctime=1700 "),
-        "{text}"
-    );
-    assert!(
-        lines[3].contains(" cversion=4 ") && lines[3].contains(" numChildren=2 "),
-        "{text}"
-    );
+    assert!(lines[3].starts_with("/ cZxid=0x100000002 ctime=1700 "), "{text}");
+    assert!(lines[3].contains(" cversion=4 ") && lines[3].contains(" numChildren=2 "), "{text}");
     assert!(lines[4].starts_with("/a\\x20b\\n\"c\"\\\\é "), "{text}");
-    assert!(
-        lines[4].contains("acl=digest:u:\"q\"\\\\:cdrwa,ip:1.2.3.4:r+0x40"),
-        "{text}"
-    );
-    assert!(
-        lines[5].contains("ephemeralOwner=0xff000000000001f4 dataLength=0"),
-        "{text}"
-    );
+    assert!(lines[4].contains("acl=digest:u:\"q\"\\\\:cdrwa,ip:1.2.3.4:r+0x40"), "{text}");
+    assert!(lines[5].contains("ephemeralOwner=0xff000000000001f4 dataLength=0"), "{text}");
     assert!(lines[5].contains("kind=ttl ttl_ms=500"), "{text}");
-    assert!(
-        lines[6].contains("kind=container acl=world:anyone:cdrwa"),
-        "{text}"
-    );
+    assert!(lines[6].contains("kind=container acl=world:anyone:cdrwa"), "{text}");
 
     let mut json = Vec::new();
     dump(&info.path, true, &mut json).unwrap();
     let json = String::from_utf8(json).unwrap();
     assert!(json_ok(&json), "{json}");
-    assert!(
-        json.contains("\"path\":\"/a b\\n\\\"c\\\"\\\\é\""),
-        "{json}"
-    );
+    assert!(json.contains("\"path\":\"/a b\\n\\\"c\\\"\\\\é\""), "{json}");
     assert!(json.contains("\"id\":\"u:\\\"q\\\"\\\\\""), "{json}");
-    assert!(
-        json.contains("\"zxid\":\"0x100000002\",\"createdMs\":77"),
-        "{json}"
-    );
+    assert!(json.contains("\"zxid\":\"0x100000002\",\"createdMs\":77"), "{json}");
     assert!(json.contains("\"kind\":\"ttl\",\"ttlMs\":500"), "{json}");
-    assert!(
-        json.contains("{\"id\":\"0x12\",\"timeoutMs\":100}"),
-        "{json}"
-    );
+    assert!(json.contains("{\"id\":\"0x12\",\"timeoutMs\":100}"), "{json}");
     assert!(!json_ok("{\"a\":1,}") && !json_ok("{\"a\":\"\n\"}") && json_ok("[1,{\"b\":[]}]"));
 
     // A corrupt file dumps nothing.

@@ -378,6 +378,12 @@ impl DataTree {
         let Some(parent_path) = path::parent(target) else {
             return OpResult::Error(ErrorCode::BadArguments);
         };
+        match self.arena.get(target) {
+            None => return OpResult::Error(ErrorCode::NoNode),
+            // Prep checked this; refusing here keeps a wrong txn from orphaning children.
+            Some(n) if !n.children.is_empty() => return OpResult::Error(ErrorCode::NotEmpty),
+            Some(_) => {}
+        }
         let Some(old) = self.arena.remove(target) else {
             return OpResult::Error(ErrorCode::NoNode);
         };

@@ -6,6 +6,32 @@ use std::sync::Arc;
 use crate::proto::records::{Acl, Stat};
 use crate::txn::NodeKind;
 
+static NULL_DATA: std::sync::LazyLock<Arc<[u8]>> = std::sync::LazyLock::new(|| Arc::from(&[][..]));
+
+/// The data of a node created or set with null data (ZooKeeper keeps null apart from empty and
+/// answers it with length -1). Recognised by identity, so it costs no field in `Node`.
+pub fn null_data() -> Arc<[u8]> {
+    NULL_DATA.clone()
+}
+
+/// True if `data` is the null marker.
+pub fn is_null_data(data: &Arc<[u8]>) -> bool {
+    Arc::ptr_eq(data, &NULL_DATA)
+}
+
+/// Data from a wire buffer that may be null.
+pub fn data_from_wire(data: Option<&Vec<u8>>) -> Arc<[u8]> {
+    match data {
+        None => null_data(),
+        Some(d) => Arc::from(d.as_slice()),
+    }
+}
+
+/// Data for the wire: `None` for null.
+pub fn data_to_wire(data: &Arc<[u8]>) -> Option<Vec<u8>> {
+    if is_null_data(data) { None } else { Some(data.to_vec()) }
+}
+
 /// Sorted child names. A persistent B-tree: cloning is O(1) and an insert or remove copies only
 /// a path of O(log n) chunks, so 100k-child nodes stay cheap to change.
 pub type Children = imbl::OrdSet<Arc<str>>;

@@ -10,6 +10,12 @@ pub struct InvalidPath(pub &'static str);
 ///
 /// `sequential` allows a trailing `/` (ZooKeeper validates `path + "1"` for sequential creates).
 pub fn validate(path: &str, sequential: bool) -> Result<(), InvalidPath> {
+    if sequential {
+        let mut with_suffix = String::with_capacity(path.len() + 1);
+        with_suffix.push_str(path);
+        with_suffix.push('1');
+        return validate(&with_suffix, false);
+    }
     if path.is_empty() {
         return Err(InvalidPath("path length must be > 0"));
     }
@@ -22,7 +28,7 @@ pub fn validate(path: &str, sequential: bool) -> Result<(), InvalidPath> {
     if path.len() == 1 {
         return Ok(());
     }
-    if path.ends_with('/') && !sequential {
+    if path.ends_with('/') {
         return Err(InvalidPath("path must not end with / character"));
     }
     let mut prev = '/';
@@ -57,7 +63,11 @@ pub fn validate(path: &str, sequential: bool) -> Result<(), InvalidPath> {
 
 fn bad_char(c: char) -> bool {
     let u = c as u32;
-    (u > 0 && u < 0x1f)
+    // Java sees characters outside the BMP as surrogate pairs (0xd800..), which it refuses.
+    if u > 0xffff {
+        return true;
+    }
+    (u > 0 && u <= 0x1f)
         || (0x7f..=0x9f).contains(&u)
         || (0xd800..=0xf8ff).contains(&u)
         || (0xfff0..=0xffff).contains(&u)
