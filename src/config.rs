@@ -142,6 +142,8 @@ pub struct Config {
     /// `znode.container.checkIntervalMs`: how often empty containers and expired TTL nodes are
     /// looked for (ZooKeeper's ContainerManager), in ms.
     pub container_check_interval_ms: u64,
+    /// `zkr.logSegmentBytes`: size of each preallocated txn log segment.
+    pub log_segment_bytes: u64,
 }
 
 impl Default for Config {
@@ -178,6 +180,7 @@ impl Default for Config {
             io_memory_bytes: IO_MEMORY_BYTES_DEFAULT,
             spin_before_park_us: 0,
             container_check_interval_ms: crate::constants::CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
+            log_segment_bytes: crate::log::segment::SEGMENT_BYTES_DEFAULT,
         }
     }
 }
@@ -1135,6 +1138,13 @@ impl<'a> Builder<'a> {
                 c.io_memory_bytes = usize::try_from(v).map_err(|_| self.bad(e, reason))?;
             }
             "zkr.spinBeforeParkUs" => c.spin_before_park_us = self.u32_in(e, 0, u32::MAX)?,
+            "zkr.logSegmentBytes" => {
+                let reason = "expected a size of at least 8k, optionally with a k, m or g suffix";
+                let v = parse_size(&e.value)
+                    .filter(|&v| v >= crate::log::segment::SEGMENT_BYTES_MIN)
+                    .ok_or_else(|| self.bad(e, reason))?;
+                c.log_segment_bytes = v;
+            }
             "znode.container.checkIntervalMs" => {
                 c.container_check_interval_ms = u64::from(self.u32_in(e, 1, u32::MAX)?);
             }

@@ -20,7 +20,8 @@
 //! restored through `DataTree::restore`, both equal the model.
 //!
 //! Also here: unit-style tests of `tree::watch::WatchTable` and a differential test of
-//! `tree::path::validate` against a port of ZooKeeper's `PathUtils.validatePath`. Known
+//! `tree::path::validate` against a port of ZooKeeper's `PathUtils.validatePath`. Divergences
+//! from ZooKeeper found this way stay as regression tests at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};

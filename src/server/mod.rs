@@ -226,7 +226,7 @@ async fn shard_main(
             since: 0,
             in_flight: Rc::new(std::cell::Cell::new(false)),
         };
-        let sink = storage::DurableSink::new(writer, storage::log_dir(cfg));
+        let sink = storage::DurableSink::new(writer, storage::log_dir(cfg), cfg.log_segment_bytes);
         let leader = leader::Leader::new(core.clone(), tree, sessions, sink).with_snapshots(plan);
         glommio::spawn_local(leader.run(rx)).detach();
         glommio::spawn_local(ticker(core.clone())).detach();

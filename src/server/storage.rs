@@ -17,9 +17,6 @@ use crate::txn::{Txn, TxnBody};
 /// Subdirectory for log segments and snapshots, as ZooKeeper's `version-2`.
 pub const VERSION_DIR: &str = "version-2";
 
-/// Log segment size.
-pub const SEGMENT_BYTES: u64 = crate::log::segment::SEGMENT_BYTES_DEFAULT;
-
 /// What recovery rebuilt.
 pub struct Recovered {
     /// The tree at `last_zxid`.
@@ -128,7 +125,7 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
         sessions = sessions.len(),
         "recovered"
     );
-    let writer = LogWriter::open(&logs, &rec, SEGMENT_BYTES, config.force_sync)?;
+    let writer = LogWriter::open(&logs, &rec, config.log_segment_bytes, config.force_sync)?;
     Ok(Recovered { tree, sessions: sessions.into_iter().collect(), last_zxid, writer })
 }
 
@@ -152,11 +149,11 @@ pub struct DurableSink {
 
 impl DurableSink {
     /// A sink over a recovered writer appending in `dir`.
-    pub fn new(writer: LogWriter, dir: PathBuf) -> DurableSink {
+    pub fn new(writer: LogWriter, dir: PathBuf, segment_bytes: u64) -> DurableSink {
         DurableSink {
             writer: Some(writer),
             dir,
-            segment_bytes: SEGMENT_BYTES,
+            segment_bytes,
             spare: Default::default(),
             spare_in_flight: Default::default(),
         }

@@ -157,7 +157,8 @@ impl TestServer {
             if zk_cp.is_some() {
                 cfg.push_str("admin.enableServer=false\n");
             } else {
-                cfg.push_str("zkr.cores=2\n");
+                // Small log segments keep each test server's preallocation cheap.
+                cfg.push_str("zkr.cores=2\nzkr.logSegmentBytes=1m\n");
             }
             let mut props = Vec::new();
             for (k, v) in extra_cfg {
