@@ -67,3 +67,7 @@ pub const FOUR_LETTER_TIMEOUT_MS: u64 = 5_000;
 
 /// Max time a connection may stay open without completing its handshake.
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+
+/// Distinct ACL lists the prep stage keeps interned (nodes with equal ACLs share one
+/// allocation). Past this the cache starts over; sharing is an optimisation, not a rule.
+pub const ACL_CACHE_MAX: usize = 4096;

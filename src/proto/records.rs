@@ -123,7 +123,7 @@ macro_rules! records {
     )+) => {
         $(
             $(#[$meta])*
-            #[derive(Debug, Clone, PartialEq, Eq, Default)]
+            #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
             pub struct $name {
                 $( $(#[$field_meta])* pub $field: $ty, )+
             }

@@ -50,6 +50,8 @@ type Overlay = HashMap<String, Option<NodeView>>;
 #[derive(Debug, Default)]
 pub struct Prep {
     pending: HashMap<String, (Zxid, Option<NodeView>)>,
+    /// ACL lists seen recently, so that nodes with equal ACLs share one allocation.
+    acls: HashMap<Vec<Acl>, Arc<[Acl]>>,
     /// `extendedTypesEnabled`: TTL nodes allowed.
     pub extended_types: bool,
 }
@@ -58,6 +60,7 @@ struct Ctx<'a> {
     tree: &'a DataTree,
     pending: &'a HashMap<String, (Zxid, Option<NodeView>)>,
     overlay: Overlay,
+    acls: &'a mut HashMap<Vec<Acl>, Arc<[Acl]>>,
 }
 
 impl Ctx<'_> {
@@ -80,6 +83,19 @@ impl Ctx<'_> {
 
     fn node(&self, p: &str) -> Result<NodeView, ErrorCode> {
         self.get(p).ok_or(ErrorCode::NoNode)
+    }
+
+    /// One shared allocation per distinct ACL list (bounded cache).
+    fn intern(&mut self, acl: Vec<Acl>) -> Arc<[Acl]> {
+        if let Some(a) = self.acls.get(&acl) {
+            return a.clone();
+        }
+        if self.acls.len() >= crate::constants::ACL_CACHE_MAX {
+            self.acls.clear();
+        }
+        let shared: Arc<[Acl]> = acl.clone().into();
+        self.acls.insert(acl, shared.clone());
+        shared
     }
 
     fn set(&mut self, p: &str, v: Option<NodeView>) {
@@ -109,7 +125,7 @@ fn is_special(p: &str) -> bool {
 impl Prep {
     /// A prep stage; `extended_types` allows TTL nodes.
     pub fn new(extended_types: bool) -> Prep {
-        Prep { pending: HashMap::new(), extended_types }
+        Prep { pending: HashMap::new(), acls: HashMap::new(), extended_types }
     }
 
     /// Forgets pending changes made by txns up to `zxid` (they are in the tree now).
@@ -132,7 +148,12 @@ impl Prep {
         op: &WriteOp,
         zxid: Zxid,
     ) -> Prepped {
-        let mut ctx = Ctx { tree, pending: &self.pending, overlay: Overlay::new() };
+        let mut ctx = Ctx {
+            tree,
+            pending: &self.pending,
+            overlay: Overlay::new(),
+            acls: &mut self.acls,
+        };
         let result = match op {
             WriteOp::Multi(ops) => Ok(prep_multi(&mut ctx, session, auth, ops, self.extended_types)),
             WriteOp::Sync(_) | WriteOp::GetEphemerals(_) => return Prepped::Ordered,
@@ -290,7 +311,7 @@ fn prep_one(
             check_acl(&node.acl, perms::ADMIN, auth)?;
             let aversion = check_version(node.aversion, r.version)?;
             node.aversion = aversion;
-            let acl: Arc<[Acl]> = acl.into();
+            let acl = ctx.intern(acl);
             node.acl = acl.clone();
             ctx.set(&r.path, Some(node));
             Ok(TxnBody::SetAcl { path: r.path.clone(), acl, aversion })
@@ -364,7 +385,7 @@ fn prep_create(
     parent.num_children += 1;
     let parent_cversion = parent.cversion;
     ctx.set(parent_path, Some(parent));
-    let acl: Arc<[Acl]> = acl.into();
+    let acl = ctx.intern(acl);
     ctx.set(
         &full,
         Some(NodeView {
