@@ -15,17 +15,29 @@
 //! dirs and server logs). Environment: `JAVA` (java on PATH), `ZK_JAR_DIR` (`/usr/share/java`),
 //! `ZK_HEAP` (`4g`).
 //!
-//! What it measures, per server (each started on a free 127.0.0.1 port with its own data dir,
-//! `forceSync=yes`, `tickTime=2000`; one server runs at a time, zkr then ZooKeeper, per rep):
-//! - writes from one session keeping exactly K requests outstanding (K workers in a closed loop):
-//!   `setData` of a 100-byte value on one znode, and `create` of persistent sequential 100-byte
-//!   znodes; each measurement runs S seconds after a warm-up; ops/s and latency percentiles
-//!   (HdrHistogram, µs) per rep, reported as median over reps with the min–max spread;
-//! - this disk's `pwrite` 4 KiB + `fdatasync` latency in the same directory, for reference;
-//! - restart: N znodes of 100 bytes loaded with multi requests, SIGKILL, restart on the same
-//!   data dir, time from spawn until `ruok` answers `imok` and a `getData` of the last-created
-//!   znode succeeds. A server that comes back without the data is reported as
-//!   "data lost on restart" (how many of the znodes it still has), not waited for.
+//! What it measures, per server (each started on a free 127.0.0.1 port with its own data dir
+//! under the same directory, `forceSync=yes`, `tickTime=2000`, `4lw.commands.whitelist=*`;
+//! ZooKeeper with `admin.enableServer=false` and `-Xmx4g`, zkr with `zkr.cores=2`):
+//! - writes from one session keeping exactly K requests outstanding (K workers in a closed loop
+//!   on a single-threaded client runtime): `setData` of a 100-byte value on one znode, and
+//!   `create` of persistent sequential 100-byte znodes; each measurement runs S seconds after
+//!   the warm-up. Per rep both servers are started fresh and warmed up (2 s), then every
+//!   (op, K) runs on zkr and then on ZooKeeper, so drifts in the machine's load hit both alike.
+//!   ops/s and latency percentiles (HdrHistogram, µs) per rep; reported as the median over reps
+//!   with the min–max spread, and the ratio zkr/ZooKeeper of the medians;
+//! - this disk's `pwrite` 4 KiB + `fdatasync` latency in the same directory: 500 samples at the
+//!   start and 50 right before every measurement (the disk of a shared machine changes from
+//!   second to second; each measurement records the probe taken just before it). ZooKeeper's
+//!   own fsync statistics (`mntr`) are recorded too;
+//! - restart: N znodes of 100 bytes loaded with multi requests (500 creates each, 8 in flight),
+//!   then one more znode on its own (the last created), SIGKILL, restart on the same data dir;
+//!   the time from spawn until `ruok` answers `imok` and a `getData` of the last-created znode
+//!   succeeds (bounded by `--restart-timeout`). A server that serves without that znode is
+//!   reported as "data lost on restart" (with how many of the znodes it still has), not waited
+//!   for. Also the data dir's size on disk (allocated blocks) and apparent size.
+//!
+//! Servers and temp dirs are removed on exit, on panic (Drop guards) and on ctrl-c/SIGTERM (a
+//! watcher thread); the servers also get SIGKILL if this process dies (PR_SET_PDEATHSIG).
 
 use std::fmt::Write as _;
 use std::fs;

@@ -47,7 +47,14 @@ pub async fn answer(core: &Rc<Core>, word: [u8; 4]) -> String {
         "mntr" => mntr(core).await,
         "conf" => conf(core),
         "envi" => envi(core),
-        "dirs" => "datadir_size: 0\nlogdir_size: 0\n".to_string(),
+        "dirs" => {
+            let cfg = &core.shared.config;
+            let (snaps, logs) = (super::storage::snap_dir(cfg), super::storage::log_dir(cfg));
+            let sizes = glommio::executor()
+                .spawn_blocking(move || (dir_bytes(&snaps), dir_bytes(&logs)))
+                .await;
+            format!("datadir_size: {}\nlogdir_size: {}\n", sizes.0, sizes.1)
+        }
         "wchs" => {
             let reports = core.gather_reports(Reset::None).await;
             let conns: usize = reports.iter().map(|r| r.watching_conns).sum();
@@ -261,4 +268,15 @@ fn max_fds() -> u64 {
     let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the struct we pass.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 { r.rlim_cur } else { 0 }
+}
+
+/// Bytes of the regular files in a directory (blocking: call off the executor).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
 }

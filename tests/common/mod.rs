@@ -13,6 +13,8 @@
 
 #![allow(dead_code)]
 
+pub mod json;
+pub mod proc;
 pub mod raw;
 
 use std::fs;
