@@ -129,6 +129,7 @@ impl WritePath {
     }
 }
 
+#[derive(Clone)]
 struct Opts {
     quick: bool,
     reps: usize,
@@ -591,13 +592,11 @@ async fn cell_dma(spec: &CellSpec) -> Result<Measured, String> {
 
 /// The ticker alone for `ms`: how late 1 ms timers fire on this machine with no I/O.
 async fn idle(ms: u64) -> Measured {
-    let mut m = Meter::start(u64::MAX, Duration::from_millis(ms));
-    let end = Instant::now() + Duration::from_millis(ms);
-    while Instant::now() < end {
-        glommio::timer::sleep(Duration::from_millis(10)).await;
-    }
-    m.done = 0;
-    m.finish().await
+    let ticker = Ticker::start();
+    let t0 = Instant::now();
+    glommio::timer::sleep(Duration::from_millis(ms)).await;
+    let elapsed = t0.elapsed();
+    Measured { batches: 0, elapsed, lat: hist(), ticks: ticker.stop().await, hit_deadline: false }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -768,31 +767,13 @@ fn real_main() -> i32 {
     } else {
         PoolPlacement::Unbound(1)
     };
-    let o = Rc::new(o);
-    let o2 = o.clone();
-    let root2 = root.clone();
-    // Opts holds no Rc-unsafe state but Rc is !Send: rebuild what the executor needs.
-    let (reps, batches, sizes, paths, cell_secs, max_secs, idle_ms, keep) = (
-        o2.reps,
-        o2.batches,
-        o2.sizes.clone(),
-        o2.paths.clone(),
-        o2.cell_secs,
-        o2.max_secs,
-        o2.idle_ms,
-        o2.keep,
-    );
     let started = Instant::now();
+    let (o2, root2) = (o.clone(), root.clone());
     let handle = LocalExecutorBuilder::new(Placement::Fixed(o.cpu))
         .name("log-paths")
         .io_memory(1 << 20)
         .blocking_thread_pool_placement(blocking_placement)
-        .spawn(move || async move {
-            run(
-                &root2, reps, batches, &sizes, &paths, cell_secs, max_secs, idle_ms, keep, started,
-            )
-            .await
-        });
+        .spawn(move || async move { run(&o2, &root2, started).await });
     let result = match handle {
         Ok(h) => h.join().map_err(|e| e.to_string()).and_then(|r| r),
         Err(e) => Err(format!("executor: {e}")),
@@ -817,19 +798,9 @@ fn real_main() -> i32 {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    root: &Path,
-    reps: usize,
-    batches: u64,
-    sizes: &[usize],
-    paths: &[WritePath],
-    cell_secs: f64,
-    max_secs: f64,
-    idle_ms: u64,
-    keep: bool,
-    started: Instant,
-) -> Result<(Vec<Sample>, Vec<String>), String> {
+async fn run(o: &Opts, root: &Path, started: Instant) -> Result<(Vec<Sample>, Vec<String>), String> {
+    let (reps, batches, sizes, paths) = (o.reps, o.batches, &o.sizes[..], &o.paths[..]);
+    let (cell_secs, max_secs, idle_ms, keep) = (o.cell_secs, o.max_secs, o.idle_ms, o.keep);
     let mut samples = Vec::new();
     let mut notes = Vec::new();
     let mut skipped = 0usize;

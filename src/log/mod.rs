@@ -55,7 +55,7 @@ pub mod codec;
 pub mod record;
 pub mod recover;
 pub mod segment;
-mod text;
+pub(crate) mod text;
 pub mod writer;
 
 pub use record::{ParseOutcome, RecordHeader};

@@ -164,23 +164,9 @@ fn write_text(file: &Path, snap: &Snapshot, w: &mut impl Write) -> io::Result<()
     Ok(())
 }
 
-/// Appends `s` as a JSON string literal.
+/// Appends `s` as a JSON string literal (the log dump's escaping).
 fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::log::text::json_str(s, out);
 }
 
 fn write_json(file: &Path, snap: &Snapshot, w: &mut impl Write) -> io::Result<()> {
