@@ -105,8 +105,8 @@ four_letter() {
     "$PYTHON" - "$1" "$2" <<'EOF' 2>/dev/null || true
 import socket, sys
 try:
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
-    s.settimeout(2)
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    s.settimeout(5)
     s.sendall(sys.argv[2].encode())
     out = b""
     while True:
@@ -187,12 +187,26 @@ start_zookeeper() {
     local pid=$!
     PIDS+=("$pid")
     wait_ready "zookeeper" "$pid" "$port" "$dir/server.log" || return 1
-    # Make sure the server answering is ours, not another one on that port.
-    if ! four_letter "$port" conf | grep -q "^dataDir=$dir/data"; then
+    # Make sure the server answering is ours, not another one on that port. A loaded
+    # machine can make a fresh JVM slow to answer its first words: retry, bounded.
+    if ! is_ours "$port" "$dir/data"; then
         echo "compat.sh: port $port is answered by another server" >&2
+        four_letter "$port" conf | head -5 >&2
         return 1
     fi
     STARTED_PORT="$port"
+}
+
+# is_ours PORT DATADIR: the server on PORT reports DATADIR in `conf` (up to 10 tries).
+is_ours() {
+    local i
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        if four_letter "$1" conf | grep -q "^dataDir=$2"; then
+            return 0
+        fi
+        sleep 1
+    done
+    return 1
 }
 
 start_zkr() {
