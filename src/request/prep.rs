@@ -171,12 +171,11 @@ impl Prep {
                     }
                 }
                 for p in paths {
-                    if let Some(parent) = path::parent(&p) {
-                        if let Some(mut v) = ctx.get(parent) {
+                    if let Some(parent) = path::parent(&p)
+                        && let Some(mut v) = ctx.get(parent) {
                             v.num_children -= 1;
                             ctx.set(parent, Some(v));
                         }
-                    }
                     ctx.set(&p, None);
                 }
                 Ok(TxnBody::CloseSession)

@@ -92,7 +92,7 @@ fn eval_at(a: &Arena, auth: &AuthIds, op: OpCode, body: &[u8]) -> Eval {
             let n = a.get(&r.path).ok_or(ErrorCode::NoNode)?;
             check(&n.acl, perms::READ, auth)?;
             let rsp = GetDataResponse { data: data_to_wire(&n.data), stat: n.stat() };
-            Ok((ReadReply::ok(&rsp), r.watch.then(|| (r.path, WatchKind::Data))))
+            Ok((ReadReply::ok(&rsp), r.watch.then_some((r.path, WatchKind::Data))))
         }
         OpCode::GetChildren | OpCode::GetChildren2 => {
             let r: GetChildrenRequest = decode(body)?;
@@ -100,7 +100,7 @@ fn eval_at(a: &Arena, auth: &AuthIds, op: OpCode, body: &[u8]) -> Eval {
             let n = a.get(&r.path).ok_or(ErrorCode::NoNode)?;
             check(&n.acl, perms::READ, auth)?;
             let children: Vec<String> = n.children.iter().map(|c| c.to_string()).collect();
-            let watch = r.watch.then(|| (r.path, WatchKind::Child));
+            let watch = r.watch.then_some((r.path, WatchKind::Child));
             if op == OpCode::GetChildren {
                 Ok((ReadReply::ok(&GetChildrenResponse { children }), watch))
             } else {

@@ -20,6 +20,9 @@ use crate::types::{ConnId, CoreId, SessionId, Zxid};
 /// The core that runs the consensus pipeline and the acceptor.
 pub const LEADER_CORE: CoreId = 0;
 
+/// A four-letter-word report being gathered: replies still due, reports so far, wakeup.
+type ReportGather = (usize, Vec<CoreReport>, Rc<Notify>);
+
 /// Per-core state.
 pub struct Core {
     /// This core's mesh id.
@@ -44,7 +47,7 @@ pub struct Core {
     pub leader_inbox: Option<LocalSender<LeaderMsg>>,
     /// On other cores: messages for the consensus core, forwarded in order by one task.
     outbox: RefCell<Option<LocalSender<LeaderMsg>>>,
-    reports: RefCell<HashMap<u64, (usize, Vec<CoreReport>, Rc<Notify>)>>,
+    reports: RefCell<HashMap<u64, ReportGather>>,
     next_report: Cell<u64>,
 }
 

@@ -195,13 +195,12 @@ impl<S: TxnSink> Leader<S> {
         }
         self.expire(&mut txns, &mut entries, wall, mono);
         self.sweep_containers(&mut txns, wall, mono);
-        if !txns.is_empty() {
-            if let Err(e) = self.sink.append(&txns).await {
+        if !txns.is_empty()
+            && let Err(e) = self.sink.append(&txns).await {
                 // Without a durable log the server must not acknowledge anything further.
                 tracing::error!(error = %e, "txn log append failed; stopping");
                 std::process::exit(70);
             }
-        }
         let results = self.apply(&txns, &mut applied, mono);
         self.maybe_snapshot(txns.len());
         self.finish(txns, results, entries, applied).await;

@@ -136,10 +136,11 @@ pub fn run(config: Config) -> Result<(), StartError> {
         .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
     listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
     let local = listener.local_addr().map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
-    tracing::info!(%local, cores, "zkr standalone server listening");
     let listen_fd = listener.into_raw_fd();
-
+    // Recovery runs before any executor starts; clients that connect meanwhile wait in the
+    // listen backlog.
     let recovered = storage::recover(&config)?;
+    tracing::info!(%local, cores, "zkr standalone server listening");
     let tree = recovered.tree;
     let shared = Arc::new(Shared {
         arena: tree.arena().clone(),
@@ -309,11 +310,10 @@ async fn guarded(core: Rc<Core>, s: glommio::net::TcpStream) {
     let ip = s.peer_addr().ok().map(|a| a.ip());
     let shared = core.shared.clone();
     conn::serve(core, s).await;
-    if let Some(ip) = ip {
-        if let Some(c) = shared.per_ip.pin().get(&ip) {
+    if let Some(ip) = ip
+        && let Some(c) = shared.per_ip.pin().get(&ip) {
             c.fetch_sub(1, Ordering::SeqCst);
         }
-    }
 }
 
 async fn touch_reporter(core: Rc<Core>) {

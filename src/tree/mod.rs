@@ -217,20 +217,17 @@ impl DataTree {
     pub fn expired_containers(&self, now_ms: i64) -> Vec<String> {
         let mut out = Vec::new();
         for p in &self.containers {
-            if let Some(n) = self.arena.get(p) {
-                if n.children.is_empty() && n.cversion > 0 {
+            if let Some(n) = self.arena.get(p)
+                && n.children.is_empty() && n.cversion > 0 {
                     out.push(p.clone());
                 }
-            }
         }
         for p in &self.ttls {
-            if let Some(n) = self.arena.get(p) {
-                if let NodeKind::Ttl(ttl) = n.kind() {
-                    if n.children.is_empty() && now_ms - n.mtime > ttl {
+            if let Some(n) = self.arena.get(p)
+                && let NodeKind::Ttl(ttl) = n.kind()
+                    && n.children.is_empty() && now_ms - n.mtime > ttl {
                         out.push(p.clone());
                     }
-                }
-            }
         }
         out
     }

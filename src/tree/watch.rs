@@ -170,14 +170,13 @@ impl WatchTable {
         let mut removed = Vec::new();
         for &k in Self::kinds_for(watcher_type) {
             let map = &mut self.by_kind[idx(k)];
-            if let Some(m) = map.get_mut(path) {
-                if m.remove(&conn).is_some() {
+            if let Some(m) = map.get_mut(path)
+                && m.remove(&conn).is_some() {
                     removed.push(k);
                     if m.is_empty() {
                         map.remove(path);
                     }
                 }
-            }
         }
         for &k in &removed {
             self.dec_conn(conn);
