@@ -109,6 +109,8 @@ pub struct VerifyReport {
     pub records: u64,
     /// Everything recovery would cut or refuse, one sentence each, naming file and offset.
     pub problems: Vec<String>,
+    /// Preallocated spare segment files (`zkrlog.tmp.*`): not records, not problems.
+    pub spare_files: usize,
 }
 
 impl VerifyReport {
@@ -137,9 +139,10 @@ impl fmt::Display for VerifyReport {
         }
         writeln!(
             f,
-            "{} segments, {} records",
+            "{} segments, {} records, {} preallocated spare files",
             self.segments.len(),
-            self.records
+            self.records,
+            self.spare_files
         )?;
         if self.problems.is_empty() {
             return writeln!(f, "no problems found");
@@ -207,12 +210,9 @@ pub fn recover(
 /// only for a directory that cannot be read.
 pub fn verify(dir: &Path) -> Result<VerifyReport, LogError> {
     let mut report = VerifyReport::default();
-    for temp in segment::list_temp_files(dir)? {
-        let path = temp.display();
-        report.problems.push(format!(
-            "{path}: leftover temp file from an interrupted segment creation (recovery removes it)"
-        ));
-    }
+    // `zkrlog.tmp.*` files are preallocated spares (a running server keeps one) or leftovers
+    // of an interrupted creation; either way they hold no records, so they are not problems.
+    report.spare_files = segment::list_temp_files(dir)?.len();
     let segments = segment::list_segments(dir)?;
     let mut chain = Chain::new(None);
     let mut records = 0u64;
@@ -312,11 +312,14 @@ struct Chain {
     after: Option<i64>,
     /// The last zxid the log has reached so far (a segment's `prev_zxid` until it has records).
     last: Option<i64>,
+    /// A jump between segments is accepted when a snapshot covers it (replay). Without a
+    /// snapshot to judge by (verify, dump) every jump after the first segment is reported.
+    jumps_covered: bool,
 }
 
 impl Chain {
     fn new(after: Option<i64>) -> Chain {
-        Chain { after, last: None }
+        Chain { after, last: None, jumps_covered: after.is_some() }
     }
 
     fn enter(&mut self, path: &Path, header: &SegmentHeader) -> Result<(), LogError> {
@@ -330,7 +333,7 @@ impl Chain {
                     path: path.to_owned(),
                 });
             }
-            Some(last) if prev > last && !covered => {
+            Some(last) if prev > last && !(covered && self.jumps_covered) => {
                 return Err(LogError::MissingSegment {
                     expected_zxid: last + 1,
                     path: path.to_owned(),

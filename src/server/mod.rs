@@ -153,7 +153,8 @@ pub fn run(config: Config) -> Result<(), StartError> {
         config,
         per_ip: papaya::HashMap::new(),
     });
-    let secret = clock::wall_ms() as u64 ^ (std::process::id() as u64) << 32 ^ clock::mono_us();
+    let fresh = clock::wall_ms() as u64 ^ (std::process::id() as u64) << 32 ^ clock::mono_us();
+    let secret = storage::session_secret(&shared.config, fresh)?;
     let mut sessions = SessionTable::new(0, clock::wall_ms(), secret);
     storage::restore_sessions(&mut sessions, &recovered.sessions, clock::mono_ms());
     let writer = recovered.writer;

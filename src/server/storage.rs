@@ -69,6 +69,10 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
     let logs = log_dir(config);
     mkdir(&snaps)?;
     mkdir(&logs)?;
+    let removed = crate::snapshot::remove_temp_files(&snaps)?;
+    if removed > 0 {
+        tracing::info!(removed, "removed temp files of interrupted snapshots");
+    }
     let mut base: Option<crate::snapshot::Snapshot> = None;
     for (zxid, path) in crate::snapshot::list_snapshots(&snaps)?.into_iter().rev() {
         match crate::snapshot::read_snapshot(&path) {
@@ -127,6 +131,40 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
     );
     let writer = LogWriter::open(&logs, &rec, config.log_segment_bytes, config.force_sync)?;
     Ok(Recovered { tree, sessions: sessions.into_iter().collect(), last_zxid, writer })
+}
+
+/// File in dataDir holding the secret session passwords are derived from.
+pub const SECRET_FILE: &str = "zkr.secret";
+
+/// The secret session passwords are derived from, kept in `dataDir/zkr.secret` so that clients
+/// resume their sessions after a restart. Made once (from the clock and the pid) and written
+/// atomically: temp file, fsync, rename, fsync of the directory.
+pub fn session_secret(config: &Config, fresh: u64) -> Result<u64, RecoveryError> {
+    let path = config.data_dir.join(SECRET_FILE);
+    let io = |source| RecoveryError::Dir { path: path.clone(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => u64::from_str_radix(text.trim(), 16).map_err(|_| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not a 16-digit hex secret (delete it to make a new one; sessions then expire)",
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            mkdir(&config.data_dir)?;
+            let temp = config.data_dir.join(format!("{SECRET_FILE}.tmp"));
+            let write = || -> std::io::Result<()> {
+                use std::io::Write;
+                let mut f = std::fs::File::create(&temp)?;
+                writeln!(f, "{fresh:016x}")?;
+                f.sync_all()?;
+                std::fs::rename(&temp, &path)?;
+                std::fs::File::open(&config.data_dir)?.sync_all()
+            };
+            write().map_err(io)?;
+            Ok(fresh)
+        }
+        Err(e) => Err(io(e)),
+    }
 }
 
 /// Registers recovered sessions in a fresh table; deadlines start at `now_ms`.

@@ -275,7 +275,9 @@ impl Parser<'_> {
             }
         }
         Ok(Json::Num(
-            std::str::from_utf8(&self.b[start..self.i]).unwrap().to_owned(),
+            std::str::from_utf8(&self.b[start..self.i])
+                .unwrap()
+                .to_owned(),
         ))
     }
 }

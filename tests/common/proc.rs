@@ -18,6 +18,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{SUPER_DIGEST, TICK_MS, free_port, raw, ruok, unique_suffix};
+use std::net::TcpListener;
 
 /// How long a start may take before the test gives up (a bound, never an assertion on speed).
 pub const START_BOUND: Duration = Duration::from_secs(30);
@@ -33,10 +34,7 @@ pub enum Started {
     /// Answers `ruok` and opens sessions.
     Up,
     /// Exited before it served; `log` is what that run wrote.
-    Exited {
-        status: ExitStatus,
-        log: String,
-    },
+    Exited { status: ExitStatus, log: String },
 }
 
 pub struct ZkrProc {
@@ -70,15 +68,32 @@ pub fn strip_ansi(s: &str) -> String {
 
 impl ZkrProc {
     /// A new server directory with a zoo.cfg (not started). `extra_cfg` lines come last, so
-    /// they override the defaults here (tickTime 200, forceSync yes).
+    /// they override the defaults here (tickTime 200, two cores, 1 MiB log segments).
     pub fn new(tag: &str, extra_cfg: &[(&str, &str)]) -> ZkrProc {
         let root = std::env::temp_dir().join(format!("zkr-proc-{tag}-{}", unique_suffix()));
         fs::create_dir_all(root.join("data")).unwrap();
         fs::create_dir_all(root.join("datalog")).unwrap();
-        let port = free_port();
+        let port = restartable_port();
+        let cfg_path = root.join("zoo.cfg");
+        let mut p = ZkrProc {
+            root,
+            port,
+            addr: format!("127.0.0.1:{port}"),
+            cfg_path,
+            child: None,
+            runs: 0,
+        };
+        p.set_config(extra_cfg);
+        p
+    }
+
+    /// Rewrites zoo.cfg (same port and directories) with `extra_cfg` on top of the defaults;
+    /// takes effect at the next start.
+    pub fn set_config(&mut self, extra_cfg: &[(&str, &str)]) {
+        let (root, port) = (&self.root, self.port);
         let mut cfg = format!(
             "tickTime={TICK_MS}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-             dataDir={}\ndataLogDir={}\nforceSync=yes\nzkr.cores=2\n\
+             dataDir={}\ndataLogDir={}\nzkr.cores=2\nzkr.logSegmentBytes=1m\n\
              4lw.commands.whitelist=*\nextendedTypesEnabled=true\n\
              DigestAuthenticationProvider.superDigest={SUPER_DIGEST}\n",
             root.join("data").display(),
@@ -87,16 +102,7 @@ impl ZkrProc {
         for (k, v) in extra_cfg {
             cfg.push_str(&format!("{k}={v}\n"));
         }
-        let cfg_path = root.join("zoo.cfg");
-        fs::write(&cfg_path, cfg).unwrap();
-        ZkrProc {
-            root,
-            port,
-            addr: format!("127.0.0.1:{port}"),
-            cfg_path,
-            child: None,
-            runs: 0,
-        }
+        fs::write(&self.cfg_path, cfg).unwrap();
     }
 
     /// `<dataDir>/version-2`: the snapshots.
@@ -139,6 +145,20 @@ impl ZkrProc {
     /// Starts the server and waits (bounded) until it answers `ruok` and opens a session, or
     /// exits.
     pub fn start(&mut self) -> Started {
+        // A port can be held for a moment by someone else (see `restartable_port`): retry a
+        // bind failure a few times.
+        for _ in 0..5 {
+            match self.start_once() {
+                Started::Exited { log, .. } if log.contains("Address already in use") => {
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                other => return other,
+            }
+        }
+        self.start_once()
+    }
+
+    fn start_once(&mut self) -> Started {
         self.spawn();
         let deadline = Instant::now() + START_BOUND;
         loop {
@@ -226,7 +246,10 @@ impl ZkrProc {
     /// Copies the data and log directories to `dest` (created), e.g. to restore a pristine
     /// state between damage experiments. The server must be stopped.
     pub fn save_dirs(&self, dest: &Path) {
-        assert!(self.child.is_none(), "stop the server before copying its files");
+        assert!(
+            self.child.is_none(),
+            "stop the server before copying its files"
+        );
         let _ = fs::remove_dir_all(dest);
         copy_dir(&self.root.join("data"), &dest.join("data"));
         copy_dir(&self.root.join("datalog"), &dest.join("datalog"));
@@ -234,7 +257,10 @@ impl ZkrProc {
 
     /// Replaces the data and log directories with the copies `save_dirs` made in `src`.
     pub fn restore_dirs(&self, src: &Path) {
-        assert!(self.child.is_none(), "stop the server before replacing its files");
+        assert!(
+            self.child.is_none(),
+            "stop the server before replacing its files"
+        );
         for sub in ["data", "datalog"] {
             let _ = fs::remove_dir_all(self.root.join(sub));
             copy_dir(&src.join(sub), &self.root.join(sub));
@@ -265,6 +291,36 @@ pub fn copy_dir(src: &Path, dest: &Path) {
             fs::copy(entry.path(), &to).unwrap();
         }
     }
+}
+
+/// A free port outside the kernel's ephemeral range: a server restarted on the same port must
+/// not find it taken by some client's outgoing connection (or by a client that, connecting
+/// while nothing listens, got the port itself as its local port: a TCP self-connect).
+fn restartable_port() -> u16 {
+    let range = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let low: u16 = range
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32768);
+    if low > 12_000 {
+        let span = u64::from(low - 11_000);
+        let mut x = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            ^ u64::from(std::process::id()) << 20;
+        for _ in 0..200 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let port = 11_000 + (x % span) as u16;
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
+    free_port()
 }
 
 fn accepts_session(addr: &str) -> bool {
