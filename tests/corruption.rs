@@ -30,47 +30,12 @@ use common::proc::{
     RecordSpan, Rng, ZkrProc, assert_no_panic, flip_bit, record_spans, seed_from_env, segments,
     snapshots, truncate, zkr_tool,
 };
+use common::node_state::NodeState;
 use common::{open, within};
 use zookeeper_client as zk;
 
 /// Parent of every node the workload writes.
 const DIR: &str = "/c";
-
-#[derive(Clone, PartialEq, Eq)]
-struct NodeState {
-    data: Vec<u8>,
-    version: i32,
-    czxid: i64,
-    mzxid: i64,
-}
-
-impl std::fmt::Debug for NodeState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let data = String::from_utf8_lossy(&self.data);
-        let shown: String = data.chars().take(60).collect();
-        write!(
-            f,
-            "{{data {:?}{} ({} bytes), version {}, czxid {:#x}, mzxid {:#x}}}",
-            shown,
-            if data.chars().count() > 60 { "..." } else { "" },
-            self.data.len(),
-            self.version,
-            self.czxid,
-            self.mzxid
-        )
-    }
-}
-
-impl NodeState {
-    fn new(data: &[u8], stat: &zk::Stat) -> NodeState {
-        NodeState {
-            data: data.to_vec(),
-            version: stat.version,
-            czxid: stat.czxid,
-            mzxid: stat.mzxid,
-        }
-    }
-}
 
 /// Every acknowledged write under `DIR`, in zxid order: (zxid, path, state after; None =
 /// deleted). One client writing one op at a time, so the order is the zxid order.

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::proc::{Rng, ZkrProc, seed_from_env, segments, snapshots};
+use common::node_state::NodeState;
 use common::{eventually, open, raw, within};
 use zookeeper_client as zk;
 
@@ -47,42 +48,6 @@ const CONFIG: &[(&str, &str)] = &[
     ("autopurge.snapRetainCount", "3"),
     ("zkr.logSegmentBytes", "32k"),
 ];
-
-#[derive(Clone, PartialEq, Eq)]
-struct NodeState {
-    data: Vec<u8>,
-    version: i32,
-    czxid: i64,
-    mzxid: i64,
-}
-
-impl std::fmt::Debug for NodeState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let data = String::from_utf8_lossy(&self.data);
-        let shown: String = data.chars().take(60).collect();
-        write!(
-            f,
-            "{{data {:?}{} ({} bytes), version {}, czxid {:#x}, mzxid {:#x}}}",
-            shown,
-            if data.chars().count() > 60 { "..." } else { "" },
-            self.data.len(),
-            self.version,
-            self.czxid,
-            self.mzxid
-        )
-    }
-}
-
-impl NodeState {
-    fn new(data: &[u8], stat: &zk::Stat) -> NodeState {
-        NodeState {
-            data: data.to_vec(),
-            version: stat.version,
-            czxid: stat.czxid,
-            mzxid: stat.mzxid,
-        }
-    }
-}
 
 /// What an unacknowledged write would have done to one path.
 #[derive(Clone, Debug)]

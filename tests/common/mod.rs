@@ -14,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod json;
+pub mod node_state;
 pub mod proc;
 pub mod raw;
 
