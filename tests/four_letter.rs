@@ -389,3 +389,48 @@ fn words_outside_the_whitelist_are_refused() {
     }
     s.assert_healthy();
 }
+
+/// zkr's own additions: per-op latency percentiles in `mntr` (HdrHistogram, always on) and
+/// `zkr status --latency`, which reads them. Skipped against other servers.
+#[test]
+fn zkr_latency_percentiles_and_status() {
+    if std::env::var("ZKR_TEST_ADDR").is_ok() || std::env::var("ZKR_TEST_ZOOKEEPER_CP").is_ok() {
+        return;
+    }
+    let s = TestServer::start();
+    let (mut c, _) = s.raw(4000);
+    let node = unique("latency");
+    for _ in 0..3 {
+        assert_eq!(c.call(op::EXISTS, &raw::path_watch_body(&node, false)).unwrap().err(), -101);
+    }
+    let r = c.call(op::CREATE, &raw::create_body(&node, b"x", raw::OPEN_ACL, 0)).unwrap();
+    assert_eq!(r.err(), 0);
+    let mntr = s.four_letter("mntr");
+    let value = |key: &str| -> u64 {
+        let line = mntr.lines().find(|l| l.split('\t').next() == Some(key));
+        let line = line.unwrap_or_else(|| panic!("mntr has no {key}:\n{mntr}"));
+        line.split('\t').nth(1).unwrap().parse().unwrap()
+    };
+    assert!(value("zkr_latency_us_count_exists") >= 3);
+    assert!(value("zkr_latency_us_count_create") >= 1);
+    for q in ["p50", "p90", "p99", "p999", "max"] {
+        assert!(value(&format!("zkr_latency_us_{q}_create")) >= 1);
+    }
+    assert!(value("zkr_latency_us_p50_exists") <= value("zkr_latency_us_max_exists"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zkr"))
+        .args(["status", &s.addr, "--latency"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Mode: standalone"), "{text}");
+    assert!(text.lines().any(|l| l.trim_start().starts_with("create ")), "{text}");
+    assert!(text.lines().any(|l| l.trim_start().starts_with("exists ")), "{text}");
+    // A server that is not there: a clear error and exit code 1.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zkr"))
+        .args(["status", "127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:1"));
+}

@@ -1,5 +1,7 @@
 //! Command-line interface: `zkr server`, and the tools.
 
+pub mod status;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +29,14 @@ pub enum Command {
         /// Client port; overrides clientPort.
         #[arg(long)]
         port: Option<u16>,
+    },
+    /// Mode, zxid, sessions, znodes and latency of servers (like `zkServer.sh status`).
+    Status {
+        /// Servers as host:port (default 127.0.0.1:2181).
+        servers: Vec<String>,
+        /// Also print per-op latency percentiles (zkr servers).
+        #[arg(long)]
+        latency: bool,
     },
     /// Txn log tools (like ZooKeeper's zkTxnLogToolkit).
     Log {
@@ -96,6 +106,9 @@ fn tool(command: Command) -> i32 {
         }
         Command::Snapshot { command: SnapshotCommand::Dump { file, json } } => {
             crate::snapshot::dump(&file, json, &mut out).map_err(|e| e.to_string())
+        }
+        Command::Status { servers, latency } => {
+            return status::run(&servers, latency);
         }
         Command::Server { .. } => Ok(()),
     };

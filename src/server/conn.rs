@@ -35,11 +35,18 @@ use crate::types::{ConnId, SessionId, Zxid};
 enum Slot {
     /// A write. `unsent` holds it while an earlier read of the session is not yet evaluated
     /// (the read must not see it); `done` holds the framed reply once it is back.
-    Write { xid: i32, started_us: u64, unsent: Option<LeaderMsg>, done: Option<Vec<u8>>, close: bool },
+    Write {
+        xid: i32,
+        op: &'static str,
+        started_us: u64,
+        unsent: Option<LeaderMsg>,
+        done: Option<Vec<u8>>,
+        close: bool,
+    },
     /// Not evaluated yet.
     Read { xid: i32, op: OpCode, body: Vec<u8>, started_us: u64 },
     /// Evaluated, waiting for watch delivery up to `upto_zxid`.
-    Held { bytes: Vec<u8>, upto_zxid: Zxid, started_us: u64, close: bool },
+    Held { bytes: Vec<u8>, op: &'static str, upto_zxid: Zxid, started_us: u64, close: bool },
 }
 
 #[derive(Default)]
@@ -160,23 +167,25 @@ impl Conn {
         loop {
             let mut slots = self.slots.borrow_mut();
             let Some(front) = slots.front_mut() else { break };
-            let (bytes, started, close) = match front {
+            let (bytes, op, started, close) = match front {
                 Slot::Write { done: None, .. } => break,
                 Slot::Write { done: Some(_), .. } => {
-                    let Some(Slot::Write { done, started_us, close, .. }) = slots.pop_front() else {
+                    let Some(Slot::Write { done, op, started_us, close, .. }) = slots.pop_front()
+                    else {
                         break;
                     };
-                    (done.unwrap_or_default(), started_us, close)
+                    (done.unwrap_or_default(), op, started_us, close)
                 }
                 Slot::Held { upto_zxid, .. } => {
                     if *upto_zxid > core.delivered_zxid.get() {
                         core.blocked.borrow_mut().insert(self.key);
                         break;
                     }
-                    let Some(Slot::Held { bytes, started_us, close, .. }) = slots.pop_front() else {
+                    let Some(Slot::Held { bytes, op, started_us, close, .. }) = slots.pop_front()
+                    else {
                         break;
                     };
-                    (bytes, started_us, close)
+                    (bytes, op, started_us, close)
                 }
                 Slot::Read { .. } => {
                     let Some(Slot::Read { xid, op, body, started_us }) = slots.pop_front() else {
@@ -185,12 +194,13 @@ impl Conn {
                     drop(slots);
                     self.unevaluated_reads.set(self.unevaluated_reads.get() - 1);
                     let (bytes, upto_zxid, close) = self.eval_read(core, xid, op, &body);
-                    self.slots.borrow_mut().push_front(Slot::Held { bytes, upto_zxid, started_us, close });
+                    let op = op.name();
+                    self.slots.borrow_mut().push_front(Slot::Held { bytes, op, upto_zxid, started_us, close });
                     continue;
                 }
             };
             drop(slots);
-            self.emit(core, &bytes, started);
+            self.emit(core, op, &bytes, started);
             released = true;
             if close {
                 self.close_after_flush();
@@ -224,7 +234,7 @@ impl Conn {
     }
 
     /// Queues a write: sent at once unless a read before it still has to be evaluated.
-    fn push_write(&self, core: &Rc<Core>, xid: i32, started_us: u64, m: LeaderMsg) {
+    fn push_write(&self, core: &Rc<Core>, xid: i32, op: OpCode, started_us: u64, m: LeaderMsg) {
         let hold = self.unevaluated_reads.get() > 0 || self.unsent_writes.get() > 0;
         let unsent = if hold {
             self.unsent_writes.set(self.unsent_writes.get() + 1);
@@ -233,7 +243,9 @@ impl Conn {
             core.to_leader(m);
             None
         };
-        self.slots.borrow_mut().push_back(Slot::Write { xid, started_us, unsent, done: None, close: false });
+        let op = op.name();
+        let slot = Slot::Write { xid, op, started_us, unsent, done: None, close: false };
+        self.slots.borrow_mut().push_back(slot);
     }
 
     fn push_read(&self, xid: i32, op: OpCode, body: &[u8], started_us: u64) {
@@ -241,9 +253,10 @@ impl Conn {
         self.slots.borrow_mut().push_back(Slot::Read { xid, op, body: body.to_vec(), started_us });
     }
 
-    fn emit(&self, core: &Core, bytes: &[u8], started_us: u64) {
+    fn emit(&self, core: &Core, op: &'static str, bytes: &[u8], started_us: u64) {
         self.out.borrow_mut().extend_from_slice(bytes);
         let lat = clock::mono_us().saturating_sub(started_us);
+        core.latency.borrow_mut().record(op, lat);
         core.stats.packets_sent.fetch_add(1, Ordering::Relaxed);
         core.stats.outstanding.fetch_sub(1, Ordering::Relaxed);
         core.stats.record_latency(lat);
@@ -778,7 +791,7 @@ async fn on_request(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<()
         let mut out = Vec::new();
         // As ZooKeeper's UnimplementedRequestProcessor: zxid -1, then the connection closes.
         reply::frame(hdr.xid, -1, ErrorCode::Unimplemented, &[], &mut out);
-        conn.slots.borrow_mut().push_back(Slot::Held { bytes: out, upto_zxid: 0, started_us: now, close: true });
+        conn.slots.borrow_mut().push_back(Slot::Held { bytes: out, op: "unknown", upto_zxid: 0, started_us: now, close: true });
         return Ok(());
     };
     if op == OpCode::Auth {
@@ -806,14 +819,14 @@ async fn on_request(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<()
         let mut out = Vec::new();
         reply::frame(hdr.xid, 0, err, &[], &mut out);
         let close = err != ErrorCode::Ok;
-        conn.slots.borrow_mut().push_back(Slot::Held { bytes: out, upto_zxid: 0, started_us: now, close });
+        conn.slots.borrow_mut().push_back(Slot::Held { bytes: out, op: "auth", upto_zxid: 0, started_us: now, close });
         return Ok(());
     }
     if starts_with_path(op) && body.get(..4) == Some(&(-1i32).to_be_bytes()[..]) {
         // A null path: ZooKeeper fails to deserialize it and answers MARSHALLINGERROR.
         let mut out = Vec::new();
         reply::frame(hdr.xid, core.shared.arena.applied_zxid(), ErrorCode::MarshallingError, &[], &mut out);
-        conn.slots.borrow_mut().push_back(Slot::Held { bytes: out, upto_zxid: 0, started_us: now, close: false });
+        conn.slots.borrow_mut().push_back(Slot::Held { bytes: out, op: op.name(), upto_zxid: 0, started_us: now, close: false });
         return Ok(());
     }
     if is_pipeline_op(op) {
@@ -821,12 +834,12 @@ async fn on_request(core: &Rc<Core>, conn: &Rc<Conn>, frame: &[u8]) -> Result<()
             Ok(wop) => {
                 let auth = conn.auth.borrow().clone();
                 let m = LeaderMsg::Write { conn: conn.id, session: conn.session.get(), xid: hdr.xid, op: wop, auth };
-                conn.push_write(core, hdr.xid, now, m);
+                conn.push_write(core, hdr.xid, op, now, m);
             }
             Err(e) => {
                 let mut out = Vec::new();
                 reply::frame(hdr.xid, core.shared.arena.applied_zxid(), e, &[], &mut out);
-                conn.slots.borrow_mut().push_back(Slot::Held { bytes: out, upto_zxid: 0, started_us: now, close: false });
+                conn.slots.borrow_mut().push_back(Slot::Held { bytes: out, op: op.name(), upto_zxid: 0, started_us: now, close: false });
             }
         }
         return Ok(());

@@ -39,6 +39,8 @@ pub struct Core {
     pub delivered_zxid: Cell<Zxid>,
     /// Connections holding a read until `delivered_zxid` catches up.
     pub blocked: RefCell<BTreeSet<u64>>,
+    /// Request latencies of this core's connections, per op type.
+    pub latency: RefCell<super::stats::OpLatency>,
     /// Sessions heard from since the last touch report.
     pub touched: RefCell<BTreeSet<SessionId>>,
     next_conn: Cell<u64>,
@@ -68,6 +70,7 @@ impl Core {
             watches: RefCell::new(WatchTable::default()),
             delivered_zxid: Cell::new(0),
             blocked: RefCell::new(BTreeSet::new()),
+            latency: RefCell::new(Default::default()),
             touched: RefCell::new(BTreeSet::new()),
             next_conn: Cell::new(1),
             senders,
@@ -176,8 +179,9 @@ impl Core {
         let conns: Vec<Rc<Conn>> = self.conns.borrow().values().cloned().collect();
         if reset == Reset::Server {
             self.stats.reset();
+            self.latency.borrow_mut().clear();
         }
-        let mut r = CoreReport::default();
+        let mut r = CoreReport { latency: self.latency.borrow().clone(), ..Default::default() };
         for c in &conns {
             if reset == Reset::Connections {
                 c.reset_stats();

@@ -196,6 +196,17 @@ async fn mntr(core: &Rc<Core>) -> String {
     for (k, v) in rows {
         let _ = writeln!(s, "{k}\t{v}");
     }
+    let mut latency = stats::OpLatency::default();
+    for r in &reports {
+        latency.merge(&r.latency);
+    }
+    for (op, h) in latency.iter() {
+        let _ = writeln!(s, "zkr_latency_us_count_{op}\t{}", h.len());
+        for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)] {
+            let _ = writeln!(s, "zkr_latency_us_{name}_{op}\t{}", h.value_at_quantile(q));
+        }
+        let _ = writeln!(s, "zkr_latency_us_max_{op}\t{}", h.max());
+    }
     s
 }
 
