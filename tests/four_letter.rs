@@ -434,3 +434,50 @@ fn zkr_latency_percentiles_and_status() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:1"));
 }
+
+/// The Prometheus endpoint (`metricsProvider.httpPort`, as ZooKeeper's Prometheus provider):
+/// `GET /metrics` in the text format, 404 elsewhere, garbage gets a closed connection.
+#[test]
+fn prometheus_metrics_endpoint() {
+    use std::io::{Read, Write};
+    if std::env::var("ZKR_TEST_ADDR").is_ok() || std::env::var("ZKR_TEST_ZOOKEEPER_CP").is_ok() {
+        return;
+    }
+    let port = free_port().to_string();
+    let provider = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
+    let s = TestServer::start_with(&[
+        ("metricsProvider.className", provider),
+        ("metricsProvider.httpPort", &port),
+    ]);
+    let (mut c, _) = s.raw(4000);
+    let node = unique("metrics");
+    let r = c.call(op::CREATE, &raw::create_body(&node, b"x", raw::OPEN_ACL, 0)).unwrap();
+    assert_eq!(r.err(), 0);
+    let get = |request: &[u8]| -> String {
+        let mut t = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()))
+            .unwrap();
+        t.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        t.write_all(request).unwrap();
+        let mut out = String::new();
+        let _ = t.read_to_string(&mut out);
+        out
+    };
+    let out = get(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("Content-Type: text/plain; version=0.0.4"), "{out}");
+    let body = out.split("\r\n\r\n").nth(1).unwrap();
+    let value = |name: &str| -> u64 {
+        let line = body.lines().find(|l| l.split(' ').next() == Some(name));
+        line.unwrap_or_else(|| panic!("no {name}:\n{body}")).split(' ').nth(1).unwrap().parse().unwrap()
+    };
+    assert!(value("znode_count") >= 5);
+    assert!(value("packets_received") >= 1);
+    assert!(value("global_sessions") >= 1);
+    assert!(body.contains("# TYPE zkr_request_latency_us summary"), "{body}");
+    assert!(body.contains("zkr_request_latency_us_count{op=\"create\"} "), "{body}");
+    assert!(body.contains("zkr_request_latency_us{op=\"create\",quantile=\"0.99\"} "), "{body}");
+    assert!(get(b"GET /nope HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
+    // Garbage without a request head: the connection just closes (bounded by a timeout).
+    let _ = get(&[0xff; 100]);
+    s.assert_healthy();
+}

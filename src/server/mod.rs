@@ -12,6 +12,7 @@ pub mod conn;
 pub mod core;
 pub mod four_letter;
 pub mod leader;
+pub mod metrics;
 pub mod msg;
 pub mod notify;
 pub mod shared;
@@ -137,6 +138,17 @@ pub fn run(config: Config) -> Result<(), StartError> {
     listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
     let local = listener.local_addr().map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
     let listen_fd = listener.into_raw_fd();
+    let metrics_fd = match config.metrics_http_port {
+        Some(port) => {
+            let addr = std::net::SocketAddr::new(config.client_port_address, port);
+            let l = std::net::TcpListener::bind(addr)
+                .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
+            l.set_nonblocking(true)
+                .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
+            Some(l.into_raw_fd())
+        }
+        None => None,
+    };
     // Recovery runs before any executor starts; clients that connect meanwhile wait in the
     // listen backlog.
     let recovered = storage::recover(&config)?;
@@ -174,7 +186,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
             let shared = shared.clone();
             let mesh = mesh.clone();
             let leader_state = leader_state.clone();
-            async move { shard_main(shared, mesh, leader_state, listen_fd).await }
+            async move { shard_main(shared, mesh, leader_state, listen_fd, metrics_fd).await }
         })
         .map_err(|e| StartError::Executor(0, e.to_string()))?;
     for (i, r) in handles.join_all().into_iter().enumerate() {
@@ -194,6 +206,7 @@ async fn shard_main(
     mesh: MeshBuilder<Msg, glommio::channels::channel_mesh::Full>,
     leader_state: LeaderState,
     listen_fd: i32,
+    metrics_fd: Option<i32>,
 ) -> Result<(), String> {
     let (senders, mut receivers) = mesh.join().await.map_err(|_| "mesh join failed".to_string())?;
     let id = senders.peer_id();
@@ -232,6 +245,11 @@ async fn shard_main(
         let leader = leader::Leader::new(core.clone(), tree, sessions, sink).with_snapshots(plan);
         glommio::spawn_local(leader.run(rx)).detach();
         glommio::spawn_local(ticker(core.clone())).detach();
+        if let Some(fd) = metrics_fd {
+            // SAFETY: fd is the bound, listening metrics socket from std, handed over once.
+            let l = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
+            glommio::spawn_local(metrics::serve(core.clone(), l)).detach();
+        }
         // SAFETY: listen_fd is the bound, listening socket from std, handed over exactly once.
         let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listen_fd) };
         accept_loop(core, listener).await;

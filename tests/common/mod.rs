@@ -73,7 +73,7 @@ pub fn unique(tag: &str) -> String {
     format!("/e2e-{tag}-{}", unique_suffix())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()
 }
