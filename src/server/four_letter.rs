@@ -94,7 +94,7 @@ pub async fn answer(core: &Rc<Core>, word: [u8; 4]) -> String {
             s.push('\n');
             s
         }
-        "dump" => dump(core),
+        "dump" => dump(core).await,
         "gtmk" => "0\n".to_string(),
         "hash" => "No digest in the history.\n".to_string(),
         _ => format!("{cmd} is not executed because it is not in the whitelist.\n"),
@@ -249,13 +249,20 @@ fn envi(core: &Core) -> String {
     s
 }
 
-fn dump(core: &Core) -> String {
-    let mut by_session: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
-    core.shared.arena.for_each(|p, n| {
-        if let crate::txn::NodeKind::Ephemeral(sid) = n.kind() {
-            by_session.entry(sid).or_default().push(p.to_string());
-        }
-    });
+async fn dump(core: &Core) -> String {
+    // Walking every znode is O(n): do it on a blocking thread, not on the executor.
+    let arena = core.shared.arena.clone();
+    let by_session = glommio::executor()
+        .spawn_blocking(move || {
+            let mut by_session: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+            arena.for_each(|p, n| {
+                if let crate::txn::NodeKind::Ephemeral(sid) = n.kind() {
+                    by_session.entry(sid).or_default().push(p.to_string());
+                }
+            });
+            by_session
+        })
+        .await;
     let mut s = String::from("SessionTracker dump:\n");
     let _ = writeln!(s, "Global Sessions({}):", core.shared.session_count());
     s.push_str("ephemeral nodes dump:\n");
