@@ -139,6 +139,7 @@ impl<S: TxnSink> Leader<S> {
 
     /// Runs until the inbox closes.
     pub async fn run(mut self, inbox: LocalReceiver<LeaderMsg>) {
+        self.maybe_snapshot(0);
         loop {
             let Some(first) = inbox.recv().await else { break };
             let mut msgs = vec![first];

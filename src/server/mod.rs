@@ -170,6 +170,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let mut sessions = SessionTable::new(0, clock::wall_ms(), secret);
     storage::restore_sessions(&mut sessions, &recovered.sessions, clock::mono_ms());
     let writer = recovered.writer;
+    let replayed = recovered.replayed;
     let leader_state = Arc::new(Mutex::new(Some((tree, sessions, writer))));
     let mesh: MeshBuilder<Msg, _> = MeshBuilder::full(cores, MESH_CHANNEL_CAPACITY);
     let online = CpuSet::online().ok();
@@ -186,7 +187,9 @@ pub fn run(config: Config) -> Result<(), StartError> {
             let shared = shared.clone();
             let mesh = mesh.clone();
             let leader_state = leader_state.clone();
-            async move { shard_main(shared, mesh, leader_state, listen_fd, metrics_fd).await }
+            async move {
+                shard_main(shared, mesh, leader_state, listen_fd, metrics_fd, replayed).await
+            }
         })
         .map_err(|e| StartError::Executor(0, e.to_string()))?;
     for (i, r) in handles.join_all().into_iter().enumerate() {
@@ -207,6 +210,7 @@ async fn shard_main(
     leader_state: LeaderState,
     listen_fd: i32,
     metrics_fd: Option<i32>,
+    replayed: u64,
 ) -> Result<(), String> {
     let (senders, mut receivers) = mesh.join().await.map_err(|_| "mesh join failed".to_string())?;
     let id = senders.peer_id();
@@ -238,7 +242,9 @@ async fn shard_main(
             log_dir: storage::log_dir(cfg),
             every_txns: cfg.snap_count.max(2),
             retain: cfg.autopurge_snap_retain_count as usize,
-            since: 0,
+            // As ZooKeeper after loading its database: a replayed log is snapshotted at once
+            // (in the background), so the next start does not replay it again.
+            since: if replayed > 0 { cfg.snap_count.max(2) } else { 0 },
             in_flight: Rc::new(std::cell::Cell::new(false)),
         };
         let sink = storage::DurableSink::new(writer, storage::log_dir(cfg), cfg.log_segment_bytes);

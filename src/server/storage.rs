@@ -27,6 +27,8 @@ pub struct Recovered {
     pub last_zxid: i64,
     /// Writer positioned after the last good record.
     pub writer: LogWriter,
+    /// Log records replayed on top of the snapshot.
+    pub replayed: u64,
 }
 
 /// Why the server refuses to start.
@@ -130,7 +132,8 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
         "recovered"
     );
     let writer = LogWriter::open(&logs, &rec, config.log_segment_bytes, config.force_sync)?;
-    Ok(Recovered { tree, sessions: sessions.into_iter().collect(), last_zxid, writer })
+    let replayed = rec.records;
+    Ok(Recovered { tree, sessions: sessions.into_iter().collect(), last_zxid, writer, replayed })
 }
 
 /// File in dataDir holding the secret session passwords are derived from.
