@@ -206,6 +206,25 @@ fn unknown_opcode_is_unimplemented_then_closed() {
     s.assert_healthy();
 }
 
+/// `check` outside a multi: ZooKeeper 3.8 closes the connection without a reply; 3.9
+/// (ZOOKEEPER-2623) answers UNIMPLEMENTED first, as zkr does. Either way the connection closes
+/// and nothing is changed.
+#[test]
+fn standalone_check_closes_the_connection() {
+    let s = TestServer::start();
+    let (mut c, _) = s.raw(4000);
+    let body = raw::Enc::new().str("/").i32(-1).bytes();
+    c.send_request(78, 13, &body).unwrap();
+    let (closed, frames) = c.closed_within(WAIT);
+    assert!(closed, "standalone check: not closed");
+    assert!(frames.len() <= 1, "{frames:?}");
+    if let Some(f) = frames.first() {
+        let r = raw::decode_reply(f).unwrap();
+        assert_eq!((r.header.xid, r.err()), (78, err::UNIMPLEMENTED));
+    }
+    s.assert_healthy();
+}
+
 #[test]
 fn request_before_connect_request_closes() {
     let s = TestServer::start();
