@@ -93,7 +93,7 @@ pub fn ruok(addr: &str) -> bool {
 }
 
 /// A session can be opened (and is closed again). ZooKeeper answers `ruok` before it serves.
-fn accepts_sessions(addr: &str) -> bool {
+pub fn accepts_sessions(addr: &str) -> bool {
     let Ok(mut c) = raw::RawConn::connect(addr) else {
         return false;
     };

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{SUPER_DIGEST, TICK_MS, free_port, raw, ruok, unique_suffix};
+use super::{SUPER_DIGEST, TICK_MS, accepts_sessions, free_port, ruok, unique_suffix};
 use std::net::TcpListener;
 
 /// How long a start may take before the test gives up (a bound, never an assertion on speed).
@@ -170,7 +170,7 @@ impl ZkrProc {
                     log: self.log(),
                 };
             }
-            if ruok(&self.addr) && accepts_session(&self.addr) {
+            if ruok(&self.addr) && accepts_sessions(&self.addr) {
                 return Started::Up;
             }
             if Instant::now() > deadline {
@@ -321,20 +321,6 @@ fn restartable_port() -> u16 {
         }
     }
     free_port()
-}
-
-fn accepts_session(addr: &str) -> bool {
-    let Ok(mut c) = raw::RawConn::connect(addr) else {
-        return false;
-    };
-    c.set_read_timeout(Duration::from_secs(2));
-    match c.handshake(&raw::ConnectRequest::new(4000)) {
-        Ok(r) if r.session_id != 0 => {
-            let _ = c.call(raw::op::CLOSE_SESSION, &[]);
-            true
-        }
-        _ => false,
-    }
 }
 
 /// What a `zkr` tool run printed.
