@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod constants;
 pub mod proto;
+pub mod loadgen;
 pub mod log;
 pub mod request;
 pub mod server;

@@ -1,5 +1,6 @@
 //! Command-line interface: `zkr server`, and the tools.
 
+pub mod bench;
 pub mod status;
 
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ pub enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Load generator for any ZooKeeper-protocol server; bare `zkr bench` runs the canonical
+    /// workload against 127.0.0.1:2181.
+    Bench(bench::BenchArgs),
     /// Mode, zxid, sessions, znodes and latency of servers (like `zkServer.sh status`).
     Status {
         /// Servers as host:port (default 127.0.0.1:2181).
@@ -111,6 +115,7 @@ fn tool(command: Command) -> i32 {
             return status::run(&servers, latency);
         }
         Command::Server { .. } => Ok(()),
+        Command::Bench(args) => return bench::main(args),
     };
     match result {
         Ok(()) => 0,
