@@ -117,6 +117,12 @@ where
     Ok(())
 }
 
+/// 1 ns to 10 min, 3 significant digits. (Not `Histogram::new`: it starts tiny and auto-resizes
+/// only on `record`; `saturating_record` would clamp every latency to its initial 2 ns.)
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("valid histogram bounds")
+}
+
 /// What one worker task saw.
 struct Tally {
     ok: u64,
@@ -134,7 +140,7 @@ async fn worker(
     start: Instant,
     stop: Instant,
 ) -> Tally {
-    let mut t = Tally { ok: 0, errors: 0, hist: Histogram::new(3).expect("valid histogram") };
+    let mut t = Tally { ok: 0, errors: 0, hist: histogram() };
     loop {
         let sent = Instant::now();
         if sent >= stop {
@@ -226,7 +232,7 @@ async fn measure(a: &Args, setup: &zk::Client, keys: &Arc<Vec<String>>, data: &A
     tokio::time::sleep_until(stop.into()).await;
     let (cpu1, srv1) = (sys::self_cpu_secs(), server_pid.and_then(sys::proc_cpu_secs));
     let elapsed = stop.duration_since(start).as_secs_f64();
-    let mut total = Tally { ok: 0, errors: 0, hist: Histogram::new(3).expect("valid histogram") };
+    let mut total = Tally { ok: 0, errors: 0, hist: histogram() };
     while let Some(t) = set.join_next().await {
         let t = t.map_err(|e| e.to_string())?;
         total.ok += t.ok;

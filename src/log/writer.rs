@@ -319,6 +319,47 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Encodes `txns` for a caller that writes them itself (the server, through io_uring, so
+    /// that no thread handoff sits in a commit), when the whole batch fits in the active
+    /// segment. None means: use `append_txns` (a segment roll, an earlier failure, or nothing
+    /// to write). After writing `bytes` at `offset` of `path` durably, call `commit_inline`; on
+    /// a failed write, `fail`.
+    pub fn prepare_inline(&mut self, txns: &[Txn]) -> Option<InlineWrite> {
+        let (first, last) = (txns.first()?.zxid, txns.last()?.zxid);
+        if self.failed {
+            return None;
+        }
+        let active = self.active.as_ref()?;
+        if active.dirty || !(active.has_records() || active.first_zxid == first) {
+            return None;
+        }
+        let (path, offset, room) = (active.path.clone(), active.offset, active.room());
+        self.encode(txns);
+        if self.batch.len() as u64 > room {
+            return None;
+        }
+        Some(InlineWrite { path, offset, bytes: std::mem::take(&mut self.batch), last_zxid: last })
+    }
+
+    /// Records that the batch of `prepare_inline` is on disk (synced, when `force_sync`).
+    pub fn commit_inline(&mut self, offset: u64, len: u64, last_zxid: i64) {
+        let active = self.active.as_mut().expect("commit_inline without an active segment");
+        assert_eq!(active.offset, offset, "inline commit out of order");
+        active.offset += len;
+        self.last_zxid = last_zxid;
+        self.invariants();
+    }
+
+    /// Stops the writer after a failed inline write: every later append fails.
+    pub fn fail(&mut self) {
+        self.failed = true;
+    }
+
+    /// Whether appends are made durable (`forceSync`).
+    pub fn force_sync(&self) -> bool {
+        self.force_sync
+    }
+
     /// Takes a file made by `segment::preallocate(dir, size_bytes)` as the spare segment. A
     /// spare already held is removed.
     pub fn adopt_spare(&mut self, temp: PathBuf, size_bytes: u64) {
@@ -326,6 +367,19 @@ impl LogWriter {
             let _ = std::fs::remove_file(old);
         }
     }
+}
+
+/// A batch encoded by `LogWriter::prepare_inline`, to be written at `offset` of `path`.
+#[derive(Debug)]
+pub struct InlineWrite {
+    /// The active segment.
+    pub path: PathBuf,
+    /// Where the batch goes.
+    pub offset: u64,
+    /// The encoded records.
+    pub bytes: Vec<u8>,
+    /// The batch's last zxid.
+    pub last_zxid: i64,
 }
 
 impl Drop for LogWriter {

@@ -1,7 +1,7 @@
 //! The server runtime: the only place with glommio executors, sockets, files and the clock.
 //!
 //! ```text
-//!  std listener (exclusive bind) ─► core 0 acceptor ─► round-robin handoff ─► core k: conn
+//!  std listener (exclusive bind) ─► core 0 acceptor ─► least-connections handoff ─► core k: conn
 //!  core k conn: frame, decode ─► reads: arena (lock-free) ─► reply in session order
 //!                              └► writes ─► mesh ─► core 0 leader: prep ─► batch ─► sink
 //!                                                   ─► apply (single writer) ─► mesh ─► core k
@@ -164,6 +164,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         cores,
         config,
         per_ip: papaya::HashMap::new(),
+        assigned: (0..cores).map(|_| AtomicU64::new(0)).collect(),
     });
     let fresh = clock::wall_ms() as u64 ^ (std::process::id() as u64) << 32 ^ clock::mono_us();
     let secret = storage::session_secret(&shared.config, fresh)?;
@@ -291,8 +292,6 @@ fn dispatch(core: &Rc<Core>, m: Msg) {
 }
 
 async fn accept_loop(core: Rc<Core>, listener: glommio::net::TcpListener) {
-    let cores = core.shared.cores;
-    let mut next = 0usize;
     loop {
         let stream = match listener.shared_accept().await {
             Ok(s) => s,
@@ -302,8 +301,8 @@ async fn accept_loop(core: Rc<Core>, listener: glommio::net::TcpListener) {
                 continue;
             }
         };
-        let target = next % cores;
-        next += 1;
+        let target = least_loaded(&core.shared);
+        core.shared.assigned[target].fetch_add(1, Ordering::Relaxed);
         if target == core.id {
             let s = stream.bind_to_executor();
             glommio::spawn_local(guarded(core.clone(), s)).detach();
@@ -327,8 +326,23 @@ fn admit(s: &glommio::net::TcpStream, shared: &Shared) -> bool {
     true
 }
 
+/// The core with the fewest open connections; ties go to the lowest core id, so a lone session
+/// lands on the consensus core (core 0) and its writes skip two cross-core hops.
+fn least_loaded(shared: &Shared) -> usize {
+    (0..shared.cores)
+        .min_by_key(|&c| (shared.assigned[c].load(Ordering::Relaxed), c))
+        .unwrap_or(0)
+}
+
 /// Serves a connection if its IP is under maxClientCnxns, else closes it.
 async fn guarded(core: Rc<Core>, s: glommio::net::TcpStream) {
+    let shared = core.shared.clone();
+    let id = core.id;
+    guarded_inner(core, s).await;
+    shared.assigned[id].fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn guarded_inner(core: Rc<Core>, s: glommio::net::TcpStream) {
     if !admit(&s, &core.shared) {
         return;
     }

@@ -28,6 +28,8 @@ pub struct Shared {
     pub cores: usize,
     /// Open connections per client IP (maxClientCnxns).
     pub per_ip: papaya::HashMap<std::net::IpAddr, Arc<std::sync::atomic::AtomicU32>>,
+    /// Connections handed to each core and not yet closed (the acceptor's balance).
+    pub assigned: Vec<AtomicU64>,
 }
 
 impl Shared {
