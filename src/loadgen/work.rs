@@ -38,6 +38,8 @@ pub(crate) enum Unit {
     Watcher(usize),
     /// The fan-out workload's writer.
     Driver,
+    /// Opens this thread's re-arm gate after each fan-out round (see `Gate`).
+    Gatekeeper,
 }
 
 /// The units thread `t` of `threads` runs: slots dealt round-robin.
@@ -49,6 +51,9 @@ pub(crate) fn units(ctx: &Ctx, t: usize) -> Vec<Unit> {
                 .filter(|i| i % threads == t)
                 .map(Unit::Watcher)
                 .collect();
+            if !u.is_empty() {
+                u.push(Unit::Gatekeeper);
+            }
             if t == 0 {
                 u.push(Unit::Driver);
             }
@@ -82,6 +87,10 @@ pub(crate) async fn run_unit(ctx: Arc<Ctx>, unit: Unit, rec: std::rc::Rc<RefCell
             let r = watcher(&ctx, &mut s).await;
             close_quietly(s).await;
             r
+        }
+        (Workload::Watch, Unit::Gatekeeper) => {
+            ready_and_wait(&ctx).await?;
+            gatekeeper(&ctx).await
         }
         (Workload::Watch, Unit::Driver) => {
             let mut s = Session::connect(server(&ctx, 0), timeout).await?;
@@ -305,8 +314,10 @@ async fn arm(ctx: &Ctx, s: &mut Session) -> Result<()> {
     Ok(())
 }
 
-/// A watcher: on each notification, stamps its arrival and re-arms.
+/// A watcher: on each notification, stamps its arrival, then re-arms once the round is over
+/// (every watcher notified), so that re-arming does not compete with the fan-out it measures.
 async fn watcher(ctx: &Ctx, s: &mut Session) -> Result<()> {
+    let mut round = 0;
     loop {
         let Some(ev) = s.next_event_or_stop(&ctx.sh.fan_done).await? else {
             return Ok(());
@@ -317,10 +328,65 @@ async fn watcher(ctx: &Ctx, s: &mut Session) -> Result<()> {
         }
         ctx.sh.last_arrival_ns.fetch_max(arrived, Ordering::AcqRel);
         ctx.sh.notified.fetch_add(1, Ordering::AcqRel);
+        round += 1;
+        GATE.with(|g| g.clone()).opened(round).await;
         if ctx.sh.fan_done.load(Ordering::Acquire) {
             return Ok(());
         }
         arm(ctx, s).await?;
+    }
+}
+
+/// Watchers of one client thread wait here between notification and re-arm.
+#[derive(Default)]
+struct Gate {
+    open: std::cell::Cell<u64>,
+    waiting: RefCell<Vec<std::task::Waker>>,
+}
+
+thread_local! {
+    static GATE: std::rc::Rc<Gate> = std::rc::Rc::new(Gate::default());
+}
+
+impl Gate {
+    /// Resolves once round `round` is open.
+    fn opened(self: std::rc::Rc<Self>, round: u64) -> impl std::future::Future<Output = ()> {
+        std::future::poll_fn(move |cx| {
+            if self.open.get() >= round {
+                std::task::Poll::Ready(())
+            } else {
+                self.waiting.borrow_mut().push(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+    }
+
+    fn open(&self, round: u64) {
+        self.open.set(round);
+        for w in self.waiting.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+}
+
+/// Opens the thread's gate when a round is complete (every watcher notified), and for good
+/// at the end of the run.
+async fn gatekeeper(ctx: &Ctx) -> Result<()> {
+    let m = ctx.plan.watchers as u64;
+    let gate = GATE.with(|g| g.clone());
+    let mut round = 0;
+    loop {
+        let done = ctx.sh.fan_done.load(Ordering::Acquire) || ctx.sh.stopped();
+        if done {
+            gate.open(u64::MAX);
+            return Ok(());
+        }
+        if ctx.sh.notified.load(Ordering::Acquire) >= m * (round + 1) {
+            round += 1;
+            gate.open(round);
+            continue;
+        }
+        glommio::timer::sleep(Duration::from_micros(20)).await;
     }
 }
 
