@@ -80,8 +80,10 @@ pub(crate) async fn run_unit(ctx: Arc<Ctx>, unit: Unit, rec: std::rc::Rc<RefCell
             session_storm(&ctx, server(&ctx, i), &rec).await
         }
         (Workload::Watch, Unit::Watcher(i)) => {
+            // No short read timeout here: a timed-out read is cancelled and issued again,
+            // which with a thousand watchers is a storm of its own. The driver's last
+            // setData wakes every watcher at the end.
             let mut s = Session::connect(server(&ctx, i), timeout).await?;
-            s.set_idle(WAIT_IDLE)?;
             arm(&ctx, &mut s).await?;
             ready_and_wait(&ctx).await?;
             let r = watcher(&ctx, &mut s).await;
@@ -413,13 +415,13 @@ async fn driver(ctx: &Ctx, s: &mut Session, rec: &RefCell<Rec>) -> Result<()> {
         Ok(())
     }
     .await;
-    // Release the watchers: mark the end, then one last change wakes every armed one.
+    // Release the watchers: mark the end, then one last change wakes every armed one (also
+    // after an error, as long as the server answers).
     ctx.sh.fan_done.store(true, Ordering::Release);
-    if result.is_ok() {
-        s.send_with(OpCode::SetData, |w| write_set(w, &path, &ctx.payload));
-        s.recv().await?;
-    }
-    result
+    s.send_with(OpCode::SetData, |w| write_set(w, &path, &ctx.payload));
+    let last = s.recv().await;
+    result?;
+    last.map(|_| ())
 }
 
 /// Waits until `counter` reaches `target` (or the run is stopped).
