@@ -78,6 +78,8 @@ for ln in sys.stdin:
 
 zkb_make_work "$WORKDIR_PARENT"
 zkb_trap
+ZKR_BIN="$(zkb_pin "$ZKR_BIN" zkr-bin)"
+ZKCLIENT="$(zkb_pin "$ZKCLIENT" zkclient-bin)"
 "zkb_start_$AGAINST" "$ZKB_WORK/$AGAINST" || exit 1
 ADDR="127.0.0.1:$ZKB_STARTED_PORT"
 PID="$ZKB_STARTED_PID"

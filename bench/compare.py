@@ -84,6 +84,12 @@ def read_json(path):
         return None
 
 
+def zk_version(srvr):
+    """'3.8.0-${mvngit.commit.id}, built on ...' (Debian's build) -> '3.8.0'."""
+    m = re.match(r"[0-9][0-9.]*", srvr)
+    return m.group(0) if m else srvr
+
+
 def machine():
     model = "unknown CPU"
     try:
@@ -282,7 +288,7 @@ def report(out, zkr):
     md += [
         f"- date: {run.get('date', '-')}",
         f"- zkr: commit {run.get('commit', '-')}{dirty}, binary {run.get('zkr_bin', '-')}",
-        f"- ZooKeeper: {run.get('zookeeper_version', '-').split(',')[0]} (ZooKeeperServerMain, {run.get('java', '-')}, "
+        f"- ZooKeeper: {zk_version(run.get('zookeeper_version', '-'))} (ZooKeeperServerMain, {run.get('java', '-')}, "
         f"JVM flags: {run.get('zk_jvm_flags') or 'none'})",
         f"- machine: {m['cpu']}, {m['nproc']} CPUs, {fmt(m['mem_gib'])} GiB, Linux {m['kernel']}",
         f"- load average (1/5/15 min): start {run.get('loadavg_start', '-')}, end {run.get('loadavg_end', '-')}",
@@ -388,8 +394,9 @@ def agree(out):
         a, b = medians.get((w, "zkr-bench")), medians.get((w, "zookeeper-client"))
         if a and b:
             overlap = a["min"] <= b["max"] and b["min"] <= a["max"]
-            md.append(f"- {w}: ops/s zkr-bench / zookeeper-client = {fmt(ratio(a['median'], b['median']), 2)}; "
-                      f"the [min–max] ranges {'overlap' if overlap else 'do not overlap'}.")
+            ranges = (f"; the [min–max] ranges {'overlap' if overlap else 'do not overlap'}"
+                      if min(a["n"], b["n"]) >= 2 else " (one rep: no spread to compare with)")
+            md.append(f"- {w}: ops/s zkr-bench / zookeeper-client = {fmt(ratio(a['median'], b['median']), 2)}{ranges}.")
     md.append("")
     text = "\n".join(md)
     with open(os.path.join(out, "agree.md"), "w") as f:

@@ -103,6 +103,8 @@ zkb_ensure_zookeeper
 zkb_ensure_zkr
 zkb_make_work "$WORKDIR_PARENT"
 zkb_trap
+ZKR_BIN_GIVEN="$ZKR_BIN"
+ZKR_BIN="$(zkb_pin "$ZKR_BIN" zkr-bin)"
 
 start_servers() {
     case "$MODE" in
@@ -147,7 +149,7 @@ bench_run() {
     else
         echo "dirty=0"
     fi
-    echo "zkr_bin=$ZKR_BIN"
+    echo "zkr_bin=$ZKR_BIN_GIVEN (sha256 $(sha256sum "$ZKR_BIN" | cut -c1-12), $(date -u -r "$ZKR_BIN_GIVEN" '+%Y-%m-%d %H:%M:%S UTC'))"
     echo "java=$("$JAVA" -version 2>&1 | head -n 1)"
     echo "zk_jvm_flags=${ZK_JVM_FLAGS:-}"
     echo "mode=$MODE"

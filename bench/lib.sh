@@ -54,6 +54,13 @@ zkb_make_work() {
     ZKB_WORK="$(mktemp -d "$parent/zkr-bench.XXXXXX")"
 }
 
+# zkb_pin BIN NAME: copies BIN into the work dir and prints the copy's path, so that a rebuild
+# of target/release during a long run (cargo replaces the file) cannot swap binaries halfway.
+zkb_pin() {
+    cp "$1" "$ZKB_WORK/$2"
+    echo "$ZKB_WORK/$2"
+}
+
 # zkb_4lw PORT WORD: the server's answer to a four-letter word ("" if none), bounded (5 s).
 zkb_4lw() {
     timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf %s "$1" >&3 && cat <&3' \

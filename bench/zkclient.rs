@@ -194,6 +194,9 @@ async fn run(a: &Args) -> Result<Value, String> {
         bounded("delete root", setup.delete(&root, None)).await
     };
     let cleaned = cleanup.await;
+    // The last handle dropped sends closeSession: give it a moment before the runtime stops.
+    drop(setup);
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut report = result?;
     cleaned.map_err(|e| format!("cleanup of {root}: {e}"))?;
     report["servers"] = json!([a.server]);
