@@ -286,17 +286,21 @@ fn measure(ctx: &Arc<Ctx>) -> std::result::Result<(Rec, Cpu), String> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+    // Found before the start: scanning /proc takes a while on a busy host.
+    let servers = server_pids(&plan.servers);
     let start = ctx.now_ns().max(1);
     sh.start_ns.store(start, Ordering::Release);
     let (from, to) = sh.window();
 
-    let servers = server_pids(&plan.servers);
     let mut at_from: Option<(f64, Option<f64>)> = None;
     let mut at_to: Option<(f64, Option<f64>, u64)> = None;
     let mut last_print = (ctx.now_ns(), 0u64);
     let tty = plan.progress;
     while !handles.iter().all(|h| h.is_finished()) {
-        std::thread::sleep(Duration::from_millis(20));
+        // Wake at the window's edges, so that the CPU readings frame the window.
+        let now = ctx.now_ns();
+        let edge = if now < from { from } else if now < to { to } else { u64::MAX };
+        std::thread::sleep(Duration::from_nanos(edge.saturating_sub(now).clamp(1_000_000, 20_000_000)));
         let now = ctx.now_ns();
         if at_from.is_none() && now >= from {
             at_from = Some((sys::self_cpu_secs(), servers_cpu(&servers)));
