@@ -336,3 +336,19 @@ pub fn snapshot_and_purge(
     }
     Ok(())
 }
+
+/// Niceness of background work (snapshots): under contention it gets about a tenth of the CPU
+/// share of a request-serving thread.
+const BACKGROUND_NICE: libc::c_int = 10;
+
+/// Lowers the calling thread's CPU priority for background work (Linux applies
+/// `setpriority(PRIO_PROCESS, 0, ..)` to the calling thread only). Best effort.
+pub fn lower_thread_priority() {
+    // SAFETY: gettid and setpriority have no memory-safety preconditions.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, BACKGROUND_NICE) != 0 {
+            tracing::debug!("could not lower the snapshot thread's priority");
+        }
+    }
+}
