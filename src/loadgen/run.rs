@@ -364,7 +364,7 @@ fn cleanup(ctx: &Arc<Ctx>) -> std::result::Result<u64, String> {
 fn server_pids(servers: &[SocketAddr]) -> Vec<u32> {
     let mut pids: Vec<u32> = servers
         .iter()
-        .filter(|a| a.ip().is_loopback() || is_local(a))
+        .filter(|a| is_local(a))
         .filter_map(|a| sys::listener_pid(a.port()))
         .collect();
     pids.sort_unstable();
@@ -372,8 +372,9 @@ fn server_pids(servers: &[SocketAddr]) -> Vec<u32> {
     pids
 }
 
-fn is_local(a: &SocketAddr) -> bool {
-    std::net::TcpListener::bind(SocketAddr::new(a.ip(), 0)).is_ok()
+/// Whether `a` is an address of this machine.
+pub fn is_local(a: &SocketAddr) -> bool {
+    a.ip().is_loopback() || std::net::TcpListener::bind(SocketAddr::new(a.ip(), 0)).is_ok()
 }
 
 fn servers_cpu(pids: &[u32]) -> Option<f64> {

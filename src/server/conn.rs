@@ -88,6 +88,9 @@ pub struct Conn {
     /// Read slots not evaluated yet, and writes held back behind them.
     unevaluated_reads: Cell<usize>,
     unsent_writes: Cell<usize>,
+    /// The acceptor's count this connection holds (`Shared::assigned` of its core), given
+    /// back once, as soon as the connection starts closing.
+    assigned: Cell<Option<(Arc<super::shared::Shared>, usize)>>,
 }
 
 impl Conn {
@@ -112,6 +115,7 @@ impl Conn {
             stats: RefCell::new(ConnStats { min_latency_us: u64::MAX, ..Default::default() }),
             unevaluated_reads: Cell::new(0),
             unsent_writes: Cell::new(0),
+            assigned: Cell::new(Some((core.shared.clone(), core.id))),
         }
     }
 
@@ -156,6 +160,11 @@ impl Conn {
 
     /// Closes the connection once what is queued has been written.
     pub fn close_after_flush(&self) {
+        if let Some((shared, core)) = self.assigned.take() {
+            // Now, not when the socket is finally gone: a client that reconnects right after
+            // its closeSession reply should find this core as free as it will be.
+            shared.assigned[core].fetch_sub(1, Ordering::Relaxed);
+        }
         self.closing.set(true);
         self.close_notify.notify();
         self.out_notify.notify();
@@ -478,7 +487,10 @@ enum End {
 pub async fn serve(core: Rc<Core>, stream: glommio::net::TcpStream) {
     let remote = match stream.peer_addr() {
         Ok(a) => a,
-        Err(_) => return,
+        Err(_) => {
+            core.shared.assigned[core.id].fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
     };
     let _ = stream.set_nodelay(true);
     let conn = Rc::new(Conn::new(&core, remote));

@@ -335,15 +335,11 @@ fn least_loaded(shared: &Shared) -> usize {
 }
 
 /// Serves a connection if its IP is under maxClientCnxns, else closes it.
+/// The acceptor's count for the connection is given back by the connection when it starts
+/// closing (`Conn::close_after_flush`), or here if it is refused.
 async fn guarded(core: Rc<Core>, s: glommio::net::TcpStream) {
-    let shared = core.shared.clone();
-    let id = core.id;
-    guarded_inner(core, s).await;
-    shared.assigned[id].fetch_sub(1, Ordering::Relaxed);
-}
-
-async fn guarded_inner(core: Rc<Core>, s: glommio::net::TcpStream) {
     if !admit(&s, &core.shared) {
+        core.shared.assigned[core.id].fetch_sub(1, Ordering::Relaxed);
         return;
     }
     let ip = s.peer_addr().ok().map(|a| a.ip());
