@@ -57,9 +57,6 @@ struct Entry {
     kind: EntryKind,
 }
 
-/// How often the consensus core looks whether a background snapshot has finished.
-const SNAPSHOT_POLL_MS: u64 = 20;
-
 /// When and where background snapshots are taken.
 pub struct SnapshotPlan {
     /// Snapshot directory.
@@ -128,34 +125,15 @@ impl<S: TxnSink> Leader<S> {
         let sessions: Vec<(i64, i32)> = self.sessions.iter().map(|s| (s.id, s.timeout_ms)).collect();
         let (snaps, logs, retain) = (plan.snap_dir.clone(), plan.log_dir.clone(), plan.retain);
         let in_flight = plan.in_flight.clone();
-        // A thread of its own at a lower CPU priority, not glommio's blocking pool: a snapshot
-        // of a big tree takes seconds, and neither the executors (request latency) nor the
-        // log's segment rolls (which use the pool) should wait behind it.
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new().name("zkr-snapshot".into()).spawn(move || {
-            super::storage::lower_thread_priority();
-            let r = super::storage::snapshot_and_purge(&snaps, &logs, arena, zxid, sessions, retain);
-            let _ = done_tx.send(r);
+        // A thread of its own at background priority: a snapshot of a big tree takes
+        // seconds, and neither the executors nor the log's segment rolls should wait on it.
+        let job = super::storage::background("zkr-snapshot", move || {
+            super::storage::snapshot_and_purge(&snaps, &logs, arena, zxid, sessions, retain)
         });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the snapshot thread: {e}");
-            in_flight.set(false);
-            return;
-        }
         glommio::spawn_local(async move {
-            let result = loop {
-                match done_rx.try_recv() {
-                    Ok(r) => break r,
-                    Err(std::sync::mpsc::TryRecvError::Empty) => {
-                        glommio::timer::sleep(std::time::Duration::from_millis(SNAPSHOT_POLL_MS)).await
-                    }
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                        break Err("the snapshot thread died".to_string())
-                    }
-                }
-            };
-            if let Err(e) = result {
-                tracing::error!("snapshot failed: {e}");
+            match job.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) | Err(e) => tracing::error!("snapshot failed: {e}"),
             }
             in_flight.set(false);
         })

@@ -218,12 +218,12 @@ impl DurableSink {
         }
         self.spare_in_flight.set(true);
         let (dir, size) = (self.dir.clone(), self.segment_bytes);
-        let job = glommio::executor()
-            .spawn_blocking(move || crate::log::segment::preallocate(&dir, size));
+        let job = background("zkr-prealloc", move || crate::log::segment::preallocate(&dir, size));
         let (spare, in_flight) = (self.spare.clone(), self.spare_in_flight.clone());
         glommio::spawn_local(async move {
             match job.await {
-                Ok(temp) => *spare.borrow_mut() = Some(temp),
+                Ok(Ok(temp)) => *spare.borrow_mut() = Some(temp),
+                Ok(Err(e)) => tracing::warn!("preallocating the next log segment failed: {e}"),
                 Err(e) => tracing::warn!("preallocating the next log segment failed: {e}"),
             }
             in_flight.set(false);
@@ -284,6 +284,9 @@ impl TxnSink for DurableSink {
         let Some(mut writer) = self.writer.take() else {
             return Err(std::io::Error::other("log writer lost after an earlier failure"));
         };
+        // Hand a finished spare to the writer before this batch may need it for a roll (a
+        // roll without one zero-fills a whole segment inside the commit).
+        self.refill_spare(&mut writer);
         if let Some(w) = writer.prepare_inline(txns) {
             let dsync = writer.force_sync();
             let (offset, len, last) = (w.offset, w.bytes.len() as u64, w.last_zxid);
@@ -304,6 +307,7 @@ impl TxnSink for DurableSink {
             .await;
         let mut writer = writer;
         if result.is_ok() {
+            // The roll used the spare: start the next one now.
             self.refill_spare(&mut writer);
         }
         self.writer = Some(writer);
@@ -337,18 +341,58 @@ pub fn snapshot_and_purge(
     Ok(())
 }
 
-/// Niceness of background work (snapshots): under contention it gets about a tenth of the CPU
-/// share of a request-serving thread.
+/// Niceness of background work (snapshots, segment preallocation): under contention it gets
+/// about a tenth of the CPU share of a request-serving thread.
 const BACKGROUND_NICE: libc::c_int = 10;
+/// `IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT`: its disk I/O goes when the disk is otherwise
+/// idle (with an I/O scheduler that knows classes, e.g. mq-deadline or bfq), so a snapshot or
+/// a 64 MiB zero-fill does not queue in front of the log's syncs.
+const IOPRIO_IDLE: libc::c_int = 3 << 13;
+/// `IOPRIO_WHO_PROCESS` (a thread id, on Linux).
+const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+/// How often an executor looks whether its background job has finished.
+const BACKGROUND_POLL_MS: u64 = 10;
 
-/// Lowers the calling thread's CPU priority for background work (Linux applies
-/// `setpriority(PRIO_PROCESS, 0, ..)` to the calling thread only). Best effort.
+/// Lowers the calling thread's CPU and disk priority for background work (Linux applies both
+/// to the calling thread only). Best effort.
 pub fn lower_thread_priority() {
-    // SAFETY: gettid and setpriority have no memory-safety preconditions.
+    // SAFETY: gettid, setpriority and ioprio_set have no memory-safety preconditions.
     unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        if libc::setpriority(libc::PRIO_PROCESS, tid, BACKGROUND_NICE) != 0 {
-            tracing::debug!("could not lower the snapshot thread's priority");
+        let tid = libc::syscall(libc::SYS_gettid) as libc::c_int;
+        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, BACKGROUND_NICE) != 0 {
+            tracing::debug!("could not lower a background thread's CPU priority");
+        }
+        if libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, IOPRIO_IDLE) != 0 {
+            tracing::debug!("could not lower a background thread's I/O priority");
+        }
+    }
+}
+
+/// Runs `job` on a thread of its own at background priority, not on glommio's blocking pool
+/// (whose thread the log's segment rolls need); the returned future resolves when it is done.
+/// Err when the thread cannot start or dies.
+pub fn background<T: Send + 'static>(
+    name: &str,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> impl std::future::Future<Output = Result<T, String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name(name.to_string()).spawn(move || {
+        lower_thread_priority();
+        let _ = tx.send(job());
+    });
+    let name = name.to_string();
+    async move {
+        if let Err(e) = spawned {
+            return Err(format!("cannot start thread {name}: {e}"));
+        }
+        loop {
+            match rx.try_recv() {
+                Ok(v) => return Ok(v),
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    glommio::timer::sleep(std::time::Duration::from_millis(BACKGROUND_POLL_MS)).await
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(format!("thread {name} died")),
+            }
         }
     }
 }
