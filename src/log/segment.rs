@@ -60,7 +60,13 @@ const TEMP_PREFIX: &str = "zkrlog.tmp.";
 
 /// Zero fill is written in chunks of this size.
 const ZERO_CHUNK_BYTES: usize = 1 << 20;
-static ZEROS: [u8; ZERO_CHUNK_BYTES] = [0; ZERO_CHUNK_BYTES];
+/// Zeros aligned for `O_DIRECT` (which wants the buffer, offset and length aligned to the
+/// device's block; 4 KiB covers the devices in use).
+#[repr(align(4096))]
+struct AlignedZeros([u8; ZERO_CHUNK_BYTES]);
+static ZEROS_ALIGNED: AlignedZeros = AlignedZeros([0; ZERO_CHUNK_BYTES]);
+static ZEROS: &[u8; ZERO_CHUNK_BYTES] = &ZEROS_ALIGNED.0;
+const DIRECT_ALIGN: u64 = 4096;
 
 /// The header at offset 0 of every segment file.
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Copy, Debug)]
@@ -244,6 +250,24 @@ pub fn write_zeros(file: &File, path: &Path, from: u64, to: u64) -> Result<(), L
     Ok(())
 }
 
+/// Writes zeros over `[0, end)` of `path` with `O_DIRECT`; false if the file system refuses
+/// (the caller then writes them buffered).
+fn direct_zeros(path: &Path, end: u64) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(file) = OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(path) else {
+        return false;
+    };
+    let mut at = 0;
+    while at < end {
+        let n = (end - at).min(ZERO_CHUNK_BYTES as u64) as usize;
+        if file.write_all_at(&ZEROS[..n], at).is_err() {
+            return false;
+        }
+        at += n as u64;
+    }
+    true
+}
+
 /// Makes a zero-filled, synced file of `size_bytes` under a temp name in `dir`, ready to
 /// become a segment with `install`. It can run on any thread while the writer appends; the
 /// writer adopts it with `LogWriter::adopt_spare`.
@@ -259,7 +283,13 @@ pub fn preallocate(dir: &Path, size_bytes: u64) -> Result<PathBuf, LogError> {
         .truncate(true)
         .open(&path)
         .map_err(|e| LogError::io(&path, e))?;
-    write_zeros(&file, &path, 0, size_bytes)?;
+    // Zero-fill with O_DIRECT where the filesystem allows it: the writes then leave from this
+    // (background, idle-I/O-class) thread at the device's pace, instead of becoming 64 MiB of
+    // dirty pages that the kernel's flusher writes back in one burst in front of the log's
+    // syncs. The unaligned tail, and filesystems without O_DIRECT, get buffered writes.
+    let direct_end = size_bytes & !(DIRECT_ALIGN - 1);
+    let direct_done = direct_zeros(&path, direct_end);
+    write_zeros(&file, &path, if direct_done { direct_end } else { 0 }, size_bytes)?;
     file.sync_data().map_err(|e| LogError::io(&path, e))?;
     Ok(path)
 }
