@@ -251,9 +251,9 @@ impl Session {
         }
     }
 
-    /// Sends one request and waits for its reply.
-    pub async fn call<T: Jute>(&mut self, op: OpCode, body: &T) -> Result<Reply> {
-        let xid = self.send(op, body);
+    /// Sends one request (body written by `body`, as in `send_with`) and waits for its reply.
+    pub async fn call_with(&mut self, op: OpCode, body: impl FnOnce(&mut Vec<u8>)) -> Result<Reply> {
+        let xid = self.send_with(op, body);
         let reply = self.recv().await?;
         if reply.xid != xid {
             return Err(format!("{}: reply xid {} for request xid {xid}", self.addr, reply.xid));

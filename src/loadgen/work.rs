@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::proto::jute::{self, write_bool, write_buffer, write_i32, write_string, Jute};
+use crate::proto::jute::{write_bool, write_buffer, write_i32, write_string};
 use crate::proto::multi::{MultiOp, MultiRequest, MultiResponse, MultiResult};
 use crate::proto::opcode::perms;
 use crate::proto::records::{CreateResponse, GetChildrenResponse, SetDataRequest};
@@ -285,6 +285,12 @@ fn write_path_watch(w: &mut Vec<u8>, path: &str, watch: bool) {
     write_bool(w, watch);
 }
 
+/// delete with version -1.
+fn write_delete(w: &mut Vec<u8>, path: &str) {
+    write_string(w, path);
+    write_i32(w, -1);
+}
+
 // ---- session storm ------------------------------------------------------------------------
 
 /// Opens a session and closes it, over and over: "open" is connect to ConnectResponse,
@@ -455,7 +461,7 @@ async fn lock(ctx: &Ctx, s: &mut Session, rec: &RefCell<Rec>) -> Result<()> {
         let mine = reply.decode::<CreateResponse>()?.path;
         let my_name = mine.rsplit('/').next().unwrap_or_default().to_string();
         loop {
-            let reply = s.call(OpCode::GetChildren, &path_watch(&dir, false)).await?;
+            let reply = s.call_with(OpCode::GetChildren, |w| write_path_watch(w, &dir, false)).await?;
             let mut children = reply.decode::<GetChildrenResponse>()?.children;
             children.sort_by_key(|c| seq_of(c));
             let Some(pos) = children.iter().position(|c| *c == my_name) else {
@@ -465,7 +471,7 @@ async fn lock(ctx: &Ctx, s: &mut Session, rec: &RefCell<Rec>) -> Result<()> {
                 break;
             }
             let prev = format!("{dir}/{}", children[pos - 1]);
-            let reply = s.call(OpCode::Exists, &path_watch(&prev, true)).await?;
+            let reply = s.call_with(OpCode::Exists, |w| write_path_watch(w, &prev, true)).await?;
             if reply.err == ErrorCode::NoNode.code() {
                 continue;
             }
@@ -480,7 +486,7 @@ async fn lock(ctx: &Ctx, s: &mut Session, rec: &RefCell<Rec>) -> Result<()> {
         }
         let held = ctx.now_ns();
         rec.borrow_mut().record(ctx, 0, t0, held, true);
-        let reply = s.call(OpCode::Delete, &DeleteReq(&mine)).await?;
+        let reply = s.call_with(OpCode::Delete, |w| write_delete(w, &mine)).await?;
         if reply.err != 0 {
             return Err(format!("{}: delete {mine}: {}", s.addr(), err_name(reply.err)));
         }
@@ -491,37 +497,6 @@ async fn lock(ctx: &Ctx, s: &mut Session, rec: &RefCell<Rec>) -> Result<()> {
 /// The sequence number of a lock node name (`l-0000000042`).
 fn seq_of(name: &str) -> u64 {
     name.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(u64::MAX)
-}
-
-// ---- small request bodies ------------------------------------------------------------------
-
-/// path + watch flag (getData, exists, getChildren).
-struct PathWatch<'a>(&'a str, bool);
-
-impl Jute for PathWatch<'_> {
-    fn read(_: &mut jute::JuteReader<'_>) -> std::result::Result<Self, jute::DecodeError> {
-        Err(jute::DecodeError::Invalid("encode-only"))
-    }
-    fn write(&self, w: &mut Vec<u8>) {
-        write_path_watch(w, self.0, self.1);
-    }
-}
-
-fn path_watch(path: &str, watch: bool) -> PathWatch<'_> {
-    PathWatch(path, watch)
-}
-
-/// delete with version -1.
-struct DeleteReq<'a>(&'a str);
-
-impl Jute for DeleteReq<'_> {
-    fn read(_: &mut jute::JuteReader<'_>) -> std::result::Result<Self, jute::DecodeError> {
-        Err(jute::DecodeError::Invalid("encode-only"))
-    }
-    fn write(&self, w: &mut Vec<u8>) {
-        write_string(w, self.0);
-        write_i32(w, -1);
-    }
 }
 
 fn err_name(code: i32) -> String {
@@ -583,7 +558,7 @@ pub(crate) async fn delete_tree(s: &mut Session, root: &str) -> Result<u64> {
         let mut inflight: VecDeque<(i32, usize)> = VecDeque::new();
         while i < level.len() || !inflight.is_empty() {
             while i < level.len() && inflight.len() < ADMIN_OUTSTANDING {
-                inflight.push_back((s.send(OpCode::GetChildren, &path_watch(&level[i], false)), i));
+                inflight.push_back((s.send_with(OpCode::GetChildren, |w| write_path_watch(w, &level[i], false)), i));
                 i += 1;
             }
             let reply = s.recv().await?;
@@ -611,7 +586,7 @@ pub(crate) async fn delete_tree(s: &mut Session, root: &str) -> Result<u64> {
         let mut inflight: VecDeque<(i32, usize)> = VecDeque::new();
         while i < level.len() || !inflight.is_empty() {
             while i < level.len() && inflight.len() < ADMIN_OUTSTANDING {
-                inflight.push_back((s.send(OpCode::Delete, &DeleteReq(&level[i])), i));
+                inflight.push_back((s.send_with(OpCode::Delete, |w| write_delete(w, &level[i])), i));
                 i += 1;
             }
             let reply = s.recv().await?;
