@@ -37,6 +37,8 @@ pub struct LogWriter {
     active: Option<Active>,
     /// The zxid the log has reached: its last record, or the snapshot it continues after.
     last_zxid: i64,
+    /// The last zxid handed out by `prepare_inline` (or appended): at least `last_zxid`.
+    reserved_zxid: i64,
     segment_bytes: u64,
     force_sync: bool,
     /// A zero-filled temp file ready to become the next segment, with its size.
@@ -64,6 +66,9 @@ struct Active {
     capacity: u64,
     /// Written since the last sync.
     dirty: bool,
+    /// End of the bytes handed out by `prepare_inline`, written or not: equals `offset` when
+    /// no inline write is outstanding.
+    reserved: u64,
 }
 
 impl Active {
@@ -73,6 +78,10 @@ impl Active {
 
     fn room(&self) -> u64 {
         self.capacity.saturating_sub(self.offset)
+    }
+
+    fn inline_outstanding(&self) -> bool {
+        self.reserved != self.offset
     }
 }
 
@@ -104,6 +113,7 @@ impl LogWriter {
             dir: dir.to_owned(),
             active,
             last_zxid: recovered.last_zxid,
+            reserved_zxid: recovered.last_zxid,
             segment_bytes,
             force_sync,
             spare: None,
@@ -136,6 +146,10 @@ impl LogWriter {
             let e = std::io::Error::other("log writer stopped after an earlier error");
             return Err(LogError::io(&self.dir, e));
         }
+        if self.active.as_ref().is_some_and(Active::inline_outstanding) {
+            let e = std::io::Error::other("append_txns with inline writes outstanding");
+            return Err(LogError::io(&self.dir, e));
+        }
         if txns.is_empty() {
             return Ok(());
         }
@@ -153,7 +167,8 @@ impl LogWriter {
     fn invariants(&self) {
         if let Some(active) = &self.active {
             assert!(active.offset >= SEGMENT_HEADER_BYTES);
-            assert!(active.offset <= active.capacity);
+            assert!(active.offset <= active.reserved);
+            assert!(active.reserved <= active.capacity);
             assert!(!active.dirty);
         }
     }
@@ -161,7 +176,7 @@ impl LogWriter {
     fn encode(&mut self, txns: &[Txn]) {
         self.batch.clear();
         self.record_ends.clear();
-        let mut prev = self.last_zxid;
+        let mut prev = self.reserved_zxid;
         for txn in txns {
             assert!(
                 txn.zxid > prev,
@@ -216,8 +231,10 @@ impl LogWriter {
                 .write_all_at(bytes, active.offset)
                 .map_err(|e| LogError::io(&active.path, e))?;
             active.offset += bytes.len() as u64;
+            active.reserved = active.offset;
             active.dirty = true;
             self.last_zxid = txns[end - 1].zxid;
+            self.reserved_zxid = self.last_zxid;
             next = end;
         }
         self.sync_active()
@@ -278,6 +295,7 @@ impl LogWriter {
             offset: SEGMENT_HEADER_BYTES,
             capacity: size,
             dirty: false,
+            reserved: SEGMENT_HEADER_BYTES,
         });
         Ok(())
     }
@@ -300,6 +318,7 @@ impl LogWriter {
             self.failed = true;
         }
         self.last_zxid = snapshot_zxid;
+        self.reserved_zxid = snapshot_zxid;
         result
     }
 
@@ -321,27 +340,41 @@ impl LogWriter {
 
     /// Encodes `txns` for a caller that writes them itself (the server, through io_uring, so
     /// that no thread handoff sits in a commit), when the whole batch fits in the active
-    /// segment. None means: use `append_txns` (a segment roll, an earlier failure, or nothing
-    /// to write). After writing `bytes` at `offset` of `path` durably, call `commit_inline`; on
-    /// a failed write, `fail`.
+    /// segment. None means: use `append_txns` once no inline write is outstanding (a segment
+    /// roll, an earlier failure, or nothing to write).
+    ///
+    /// Several batches may be prepared before the first is written: each goes where the one
+    /// before it ends. The caller writes them in that order, each only after the ones before
+    /// it are durable (so a crash can tear only the last), and calls `commit_inline` for each,
+    /// in order; on a failed write, `fail`.
     pub fn prepare_inline(&mut self, txns: &[Txn]) -> Option<InlineWrite> {
         let (first, last) = (txns.first()?.zxid, txns.last()?.zxid);
         if self.failed {
             return None;
         }
         let active = self.active.as_ref()?;
-        if active.dirty || !(active.has_records() || active.first_zxid == first) {
+        let starts_records = active.reserved > SEGMENT_HEADER_BYTES || active.first_zxid == first;
+        if active.dirty || !starts_records {
             return None;
         }
-        let (path, offset, room) = (active.path.clone(), active.offset, active.room());
+        let (path, offset) = (active.path.clone(), active.reserved);
+        let room = active.capacity.saturating_sub(offset);
         self.encode(txns);
         if self.batch.len() as u64 > room {
             return None;
         }
-        Some(InlineWrite { path, offset, bytes: std::mem::take(&mut self.batch), last_zxid: last })
+        let active = self.active.as_mut().expect("checked above");
+        active.reserved += self.batch.len() as u64;
+        self.reserved_zxid = last;
+        let zero_until = active.reserved.next_multiple_of(PAGE_BYTES).min(active.capacity);
+        Some(InlineWrite { path, offset, bytes: std::mem::take(&mut self.batch), last_zxid: last, zero_until })
     }
 
-    /// Records that the batch of `prepare_inline` is on disk (synced, when `force_sync`).
+    /// Records that a batch of `prepare_inline` is on disk (synced, when `force_sync`).
+    ///
+    /// # Panics
+    ///
+    /// If batches are committed out of the order they were prepared in.
     pub fn commit_inline(&mut self, offset: u64, len: u64, last_zxid: i64) {
         let active = self.active.as_mut().expect("commit_inline without an active segment");
         assert_eq!(active.offset, offset, "inline commit out of order");
@@ -380,7 +413,15 @@ pub struct InlineWrite {
     pub bytes: Vec<u8>,
     /// The batch's last zxid.
     pub last_zxid: i64,
+    /// The segment is zero fill from the batch's end up to here (the end of its last page,
+    /// or of the segment). Writing those zeros along makes the write cover whole pages, so
+    /// the kernel need not read back a page that is not cached (preallocation bypasses the
+    /// page cache) before changing part of it.
+    pub zero_until: u64,
 }
+
+/// The page size writes are padded to (`InlineWrite::zero_until`).
+pub const PAGE_BYTES: u64 = 4096;
 
 impl Drop for LogWriter {
     fn drop(&mut self) {
@@ -412,6 +453,7 @@ fn open_active(path: &Path, offset: u64) -> Result<Active, LogError> {
         offset,
         capacity: header.segment_bytes().max(offset),
         dirty: false,
+        reserved: offset,
     })
 }
 
@@ -475,6 +517,60 @@ mod tests {
         drop(writer);
         assert_eq!(list_segments(tmp.path()).unwrap().len(), 1);
         assert_eq!(replay(tmp.path(), 0).1, txns);
+    }
+
+    /// Writes an inline batch as the server does: the bytes and the zero fill after them.
+    fn write_inline(w: &InlineWrite) {
+        let file = OpenOptions::new().write(true).open(&w.path).unwrap();
+        let mut bytes = w.bytes.clone();
+        bytes.resize((w.zero_until - w.offset) as usize, 0);
+        file.write_all_at(&bytes, w.offset).unwrap();
+        file.sync_data().unwrap();
+    }
+
+    #[test]
+    fn inline_batches_prepared_ahead_go_end_to_end_and_commit_in_order() {
+        let tmp = TempDir::new("writer-inline");
+        let txns = testing::txns(2, 1, 40);
+        let mut writer = fresh(tmp.path());
+        writer.append_txns(&txns[..1]).unwrap();
+        let a = writer.prepare_inline(&txns[1..10]).unwrap();
+        let b = writer.prepare_inline(&txns[10..25]).unwrap();
+        assert_eq!(b.offset, a.offset + a.bytes.len() as u64, "b goes where a ends");
+        assert!(a.zero_until >= a.offset + a.bytes.len() as u64 && a.zero_until.is_multiple_of(PAGE_BYTES));
+        // Nothing is durable yet: the writer's offset has not moved, and a slow append must
+        // wait for the inline writes.
+        assert_eq!(writer.active().unwrap().1, a.offset);
+        assert!(writer.append_txns(&txns[25..26]).is_err());
+        let mut writer = fresh_after(tmp.path(), writer);
+        let a = writer.prepare_inline(&txns[1..10]).unwrap();
+        let b = writer.prepare_inline(&txns[10..25]).unwrap();
+        write_inline(&a);
+        writer.commit_inline(a.offset, a.bytes.len() as u64, a.last_zxid);
+        write_inline(&b);
+        writer.commit_inline(b.offset, b.bytes.len() as u64, b.last_zxid);
+        assert_eq!(writer.last_zxid(), txns[24].zxid);
+        writer.append_txns(&txns[25..]).unwrap();
+        drop(writer);
+        assert_eq!(replay(tmp.path(), 0).1, txns);
+    }
+
+    /// A writer reopened on what is on disk, as after a restart.
+    fn fresh_after(dir: &Path, old: LogWriter) -> LogWriter {
+        drop(old);
+        fresh(dir)
+    }
+
+    #[test]
+    #[should_panic(expected = "inline commit out of order")]
+    fn inline_commits_out_of_order_are_refused() {
+        let tmp = TempDir::new("writer-inline-order");
+        let txns = testing::txns(2, 1, 10);
+        let mut writer = fresh(tmp.path());
+        writer.append_txns(&txns[..1]).unwrap();
+        let _a = writer.prepare_inline(&txns[1..5]).unwrap();
+        let b = writer.prepare_inline(&txns[5..]).unwrap();
+        writer.commit_inline(b.offset, b.bytes.len() as u64, b.last_zxid);
     }
 
     #[test]

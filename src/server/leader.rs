@@ -1,9 +1,13 @@
 //! The consensus core's pipeline for a standalone server (an ensemble of one): drain the
-//! inbox into a batch, prep each write into a txn, make the batch durable (the seam where the
-//! log plugs in), apply it to the tree as the single writer, and send every core its replies
-//! and the batch's watch triggers.
+//! inbox into a batch, prep each write into a txn, submit the batch to be made durable (the
+//! seam where the log plugs in), and once it is, apply it to the tree as the single writer and
+//! send every core its replies and the batch's watch triggers.
+//!
+//! Batches are pipelined: while one is being written, the next is prepped and submitted (prep
+//! sees the changes of batches not yet applied), and batches are applied and answered strictly
+//! in the order they were prepped, each only once it is durable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -25,21 +29,38 @@ use crate::tree::{DataTree, OpResult};
 use crate::txn::{Txn, TxnBody};
 use crate::types::{ConnId, CoreId, SessionId, Zxid};
 
-/// Where a batch of txns becomes durable before it is applied. The in-memory sink (this
-/// issue) returns at once; the durable log implements the same call with group commit.
+/// Where batches of txns become durable before they are applied. The consensus core submits
+/// a batch and goes on; batches become durable in the order submitted.
 pub trait TxnSink {
-    /// Makes `txns` durable; returns when they are.
-    fn append(&mut self, txns: &[Txn]) -> impl std::future::Future<Output = std::io::Result<()>>;
+    /// Queues `txns` (zxids above every batch before) to be made durable; returns its ticket.
+    /// Tickets count up from 1.
+    fn submit(&mut self, txns: Rc<Vec<Txn>>) -> u64;
+    /// The last ticket handed out (0 before the first).
+    fn submitted(&self) -> u64;
+    /// Every batch up to this ticket is durable. An error once the log has stopped: nothing
+    /// submitted after the last durable ticket will ever be.
+    fn durable(&self) -> Result<u64, String>;
+    /// Waits until `durable` may have changed.
+    fn changed(&self) -> impl std::future::Future<Output = ()>;
 }
 
-/// Keeps nothing: state lives only in memory.
-#[derive(Debug, Default)]
-pub struct MemorySink;
+/// Batches prepped and not yet applied, at most (the one being written, the ones queued
+/// behind it).
+const PIPELINE_DEPTH: usize = 3;
 
-impl TxnSink for MemorySink {
-    async fn append(&mut self, _txns: &[Txn]) -> std::io::Result<()> {
-        Ok(())
-    }
+/// A prepped batch: its txns, waiting to be durable, and what to answer once applied.
+struct Batch {
+    /// Durable once the sink's durable ticket reaches this.
+    ticket: u64,
+    txns: Rc<Vec<Txn>>,
+    entries: Vec<Entry>,
+    /// Filled by prep (moved sessions) and by apply.
+    applied: Applied,
+}
+
+enum Event {
+    Durable,
+    Msg(Option<LeaderMsg>),
 }
 
 enum EntryKind {
@@ -140,11 +161,29 @@ impl<S: TxnSink> Leader<S> {
         .detach();
     }
 
-    /// Runs until the inbox closes.
+    /// Runs until the inbox closes, then finishes the batches in flight.
     pub async fn run(mut self, inbox: LocalReceiver<LeaderMsg>) {
         self.maybe_snapshot(0);
+        let mut pipeline: VecDeque<Batch> = VecDeque::new();
         loop {
-            let Some(first) = inbox.recv().await else { break };
+            self.complete_durable(&mut pipeline).await;
+            let event = if pipeline.is_empty() {
+                Event::Msg(inbox.recv().await)
+            } else if pipeline.len() >= PIPELINE_DEPTH {
+                self.sink.changed().await;
+                Event::Durable
+            } else {
+                let durable = async {
+                    self.sink.changed().await;
+                    Event::Durable
+                };
+                futures_lite::future::or(durable, async { Event::Msg(inbox.recv().await) }).await
+            };
+            let first = match event {
+                Event::Durable => continue,
+                Event::Msg(None) => break,
+                Event::Msg(Some(first)) => first,
+            };
             let mut msgs = vec![first];
             let mut bytes = 0usize;
             while msgs.len() < BATCH_TXNS_MAX && bytes < BATCH_BYTES_MAX {
@@ -158,7 +197,35 @@ impl<S: TxnSink> Leader<S> {
                     _ => break,
                 }
             }
-            self.process(msgs).await;
+            if let Some(batch) = self.prepare(msgs) {
+                pipeline.push_back(batch);
+            }
+        }
+        loop {
+            self.complete_durable(&mut pipeline).await;
+            if pipeline.is_empty() {
+                break;
+            }
+            self.sink.changed().await;
+        }
+    }
+
+    /// Applies and answers, in order, the batches at the front of the pipeline that are
+    /// durable.
+    async fn complete_durable(&mut self, pipeline: &mut VecDeque<Batch>) {
+        let durable = match self.sink.durable() {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                // Without a durable log the server must not acknowledge anything further.
+                tracing::error!(error = %e, "txn log append failed; stopping");
+                std::process::exit(70);
+            }
+        };
+        while pipeline.front().is_some_and(|b| b.ticket <= durable) {
+            let Some(mut batch) = pipeline.pop_front() else { break };
+            let results = self.apply(&batch.txns, &mut batch.applied, clock::mono_ms());
+            self.maybe_snapshot(batch.txns.len());
+            self.finish(&batch.txns, results, batch.entries, batch.applied).await;
         }
     }
 
@@ -168,7 +235,9 @@ impl<S: TxnSink> Leader<S> {
         txns.len() - 1
     }
 
-    async fn process(&mut self, msgs: Vec<LeaderMsg>) {
+    /// Preps a batch of messages into txns and submits them to the sink; None when the batch
+    /// needs no answer and changes nothing.
+    fn prepare(&mut self, msgs: Vec<LeaderMsg>) -> Option<Batch> {
         let wall = clock::wall_ms();
         let mono = clock::mono_ms();
         let mut txns: Vec<Txn> = Vec::new();
@@ -199,15 +268,12 @@ impl<S: TxnSink> Leader<S> {
         }
         self.expire(&mut txns, &mut entries, wall, mono);
         self.sweep_containers(&mut txns, wall, mono);
-        if !txns.is_empty()
-            && let Err(e) = self.sink.append(&txns).await {
-                // Without a durable log the server must not acknowledge anything further.
-                tracing::error!(error = %e, "txn log append failed; stopping");
-                std::process::exit(70);
-            }
-        let results = self.apply(&txns, &mut applied, mono);
-        self.maybe_snapshot(txns.len());
-        self.finish(txns, results, entries, applied).await;
+        if txns.is_empty() && entries.is_empty() && applied.moved_sessions.is_empty() {
+            return None;
+        }
+        let txns = Rc::new(txns);
+        let ticket = if txns.is_empty() { self.sink.submitted() } else { self.sink.submit(txns.clone()) };
+        Some(Batch { ticket, txns, entries, applied })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -330,7 +396,7 @@ impl<S: TxnSink> Leader<S> {
         results
     }
 
-    async fn finish(&mut self, txns: Vec<Txn>, results: Vec<OpResult>, entries: Vec<Entry>, applied: Applied) {
+    async fn finish(&mut self, txns: &[Txn], results: Vec<OpResult>, entries: Vec<Entry>, applied: Applied) {
         let last = self.tree.last_zxid();
         let mut per_core: BTreeMap<CoreId, Vec<Outcome>> = BTreeMap::new();
         for e in entries {

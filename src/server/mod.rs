@@ -10,8 +10,10 @@
 pub mod clock;
 pub mod conn;
 pub mod core;
+pub mod cpus;
 pub mod four_letter;
 pub mod leader;
+pub mod log_thread;
 pub mod metrics;
 pub mod msg;
 pub mod notify;
@@ -174,12 +176,17 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let replayed = recovered.replayed;
     let leader_state = Arc::new(Mutex::new(Some((tree, sessions, writer))));
     let mesh: MeshBuilder<Msg, _> = MeshBuilder::full(cores, MESH_CHANNEL_CAPACITY);
+    cpus::remember_process_cpus();
     let online = CpuSet::online().ok();
     let placement = match &online {
         Some(set) if set.len() >= cores => PoolPlacement::MaxSpread(cores, online.clone()),
         _ => PoolPlacement::Unbound(cores),
     };
-    let mut builder = LocalExecutorPoolBuilder::new(placement).io_memory(shared.config.io_memory_bytes);
+    // Each executor's blocking thread (log segment rolls) runs on any CPU, not pinned beside
+    // its executor (see `cpus`).
+    let mut builder = LocalExecutorPoolBuilder::new(placement)
+        .io_memory(shared.config.io_memory_bytes)
+        .blocking_thread_pool_placement(PoolPlacement::Unbound(1));
     if shared.config.spin_before_park_us > 0 {
         builder = builder.spin_before_park(Duration::from_micros(shared.config.spin_before_park_us as u64));
     }

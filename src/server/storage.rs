@@ -177,16 +177,94 @@ pub fn restore_sessions(table: &mut SessionTable, sessions: &[(i64, i32)], now_m
     }
 }
 
-/// The group-commit sink. A batch that fits in the active segment is encoded on the executor
-/// and written with one io_uring write to a descriptor opened `O_DSYNC` (so the write returns
-/// once the data is durable, as pwrite + fdatasync would): the kernel's io-wq worker does the
-/// blocking part and no thread handoff of ours sits in the commit. A batch that needs a new
-/// segment goes the slow way: `LogWriter::append_txns` on a blocking thread (pwrite,
-/// fdatasync, segment roll).
+/// The group-commit sink: batches are queued by the consensus core and written, in order, by
+/// a disk task on the same executor, so that the core preps and applies other batches while
+/// one is being made durable.
+///
+/// The disk task takes every batch queued while the previous write was under way and writes
+/// them together. Batches that fit in the active segment are encoded on the executor and
+/// written by the log's sync thread (`log_thread`) with one `pwrite` to a descriptor opened
+/// `O_DSYNC`, which returns once the data is durable, as pwrite + fdatasync would. A batch
+/// that needs a new segment goes the slow way: `LogWriter::append_txns` on a blocking thread
+/// (pwrite, fdatasync, segment roll). One write is in flight at a time, so a crash can tear
+/// only the last one, which no client has been answered for.
 pub struct DurableSink {
+    state: std::rc::Rc<SinkState>,
+    submitted: u64,
+}
+
+#[derive(Default)]
+struct SinkState {
+    /// Batches waiting for the disk task, with their tickets.
+    queue: std::cell::RefCell<std::collections::VecDeque<(u64, std::rc::Rc<Vec<Txn>>)>>,
+    /// Wakes the disk task: work queued, or the sink dropped.
+    queued: super::notify::Notify,
+    /// Every ticket up to this one is durable.
+    durable: std::cell::Cell<u64>,
+    /// Why the log stopped, if it did. Nothing after that becomes durable.
+    failed: std::cell::RefCell<Option<String>>,
+    /// Wakes the consensus core: `durable` or `failed` changed.
+    changed: super::notify::Notify,
+    closed: std::cell::Cell<bool>,
+}
+
+impl DurableSink {
+    /// A sink over a recovered writer appending in `dir`; starts its disk task on this
+    /// executor.
+    pub fn new(writer: LogWriter, dir: PathBuf, segment_bytes: u64) -> DurableSink {
+        let state = std::rc::Rc::new(SinkState::default());
+        let disk = DiskTask {
+            state: state.clone(),
+            writer: Some(writer),
+            sync: None,
+            dir,
+            segment_bytes,
+            spare: Default::default(),
+            spare_in_flight: Default::default(),
+        };
+        glommio::spawn_local(disk.run()).detach();
+        DurableSink { state, submitted: 0 }
+    }
+}
+
+impl Drop for DurableSink {
+    fn drop(&mut self) {
+        self.state.closed.set(true);
+        self.state.queued.notify();
+    }
+}
+
+impl TxnSink for DurableSink {
+    fn submit(&mut self, txns: std::rc::Rc<Vec<Txn>>) -> u64 {
+        self.submitted += 1;
+        self.state.queue.borrow_mut().push_back((self.submitted, txns));
+        self.state.queued.notify();
+        self.submitted
+    }
+
+    fn submitted(&self) -> u64 {
+        self.submitted
+    }
+
+    fn durable(&self) -> Result<u64, String> {
+        match &*self.state.failed.borrow() {
+            Some(e) => Err(e.clone()),
+            None => Ok(self.state.durable.get()),
+        }
+    }
+
+    async fn changed(&self) {
+        self.state.changed.wait().await
+    }
+}
+
+/// The writing side of `DurableSink`.
+struct DiskTask {
+    state: std::rc::Rc<SinkState>,
+    /// The log writer; away on a blocking thread during a slow append.
     writer: Option<LogWriter>,
-    /// The active segment opened for inline writes (`O_DSYNC` when forceSync), and its path.
-    inline: Option<(PathBuf, glommio::io::BufferedFile)>,
+    /// Writes inline batches (started on first use).
+    sync: Option<super::log_thread::LogThread>,
     dir: PathBuf,
     segment_bytes: u64,
     /// A zero-filled segment made in the background, waiting to be handed to the writer.
@@ -194,22 +272,112 @@ pub struct DurableSink {
     spare_in_flight: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
-impl DurableSink {
-    /// A sink over a recovered writer appending in `dir`.
-    pub fn new(writer: LogWriter, dir: PathBuf, segment_bytes: u64) -> DurableSink {
-        DurableSink {
-            writer: Some(writer),
-            inline: None,
-            dir,
-            segment_bytes,
-            spare: Default::default(),
-            spare_in_flight: Default::default(),
+/// Inline batches gathered into one write: where it goes, the bytes, and each batch's
+/// (ticket, offset, length, last zxid) to commit once it is durable.
+struct Gathered {
+    path: PathBuf,
+    offset: u64,
+    bytes: Vec<u8>,
+    batches: Vec<(u64, u64, u64, i64)>,
+    /// Zero fill follows the last batch up to here (`InlineWrite::zero_until`).
+    zero_until: u64,
+}
+
+impl DiskTask {
+    async fn run(mut self) {
+        loop {
+            let batches: Vec<(u64, std::rc::Rc<Vec<Txn>>)> = self.state.queue.borrow_mut().drain(..).collect();
+            if batches.is_empty() {
+                if self.state.closed.get() {
+                    break;
+                }
+                self.state.queued.wait().await;
+                continue;
+            }
+            if let Err(e) = self.write(batches).await {
+                if let Some(w) = self.writer.as_mut() {
+                    w.fail();
+                }
+                *self.state.failed.borrow_mut() = Some(e.to_string());
+                self.state.changed.notify();
+                return;
+            }
         }
     }
 
-    /// Keeps a preallocated next segment ready, made on a blocking thread, so a segment roll
-    /// never zero-fills 64 MiB inside a batch's commit.
-    fn refill_spare(&mut self, writer: &mut LogWriter) {
+    fn writer(&mut self) -> std::io::Result<&mut LogWriter> {
+        self.writer.as_mut().ok_or_else(|| std::io::Error::other("log writer lost on a blocking thread"))
+    }
+
+    /// Makes `batches` durable, in order.
+    async fn write(&mut self, batches: Vec<(u64, std::rc::Rc<Vec<Txn>>)>) -> std::io::Result<()> {
+        // Hand a finished spare to the writer before these batches may need it for a roll (a
+        // roll without one zero-fills a whole segment inside the commit).
+        self.refill_spare();
+        let mut gathered: Option<Gathered> = None;
+        for (ticket, txns) in batches {
+            if let Some(w) = self.writer()?.prepare_inline(&txns) {
+                let len = w.bytes.len() as u64;
+                match &mut gathered {
+                    Some(g) if g.path == w.path && g.offset + g.bytes.len() as u64 == w.offset => {
+                        g.bytes.extend_from_slice(&w.bytes);
+                        g.batches.push((ticket, w.offset, len, w.last_zxid));
+                        g.zero_until = w.zero_until;
+                    }
+                    _ => {
+                        self.flush(gathered.take()).await?;
+                        let batches = vec![(ticket, w.offset, len, w.last_zxid)];
+                        let zero_until = w.zero_until;
+                        gathered = Some(Gathered { path: w.path, offset: w.offset, bytes: w.bytes, batches, zero_until });
+                    }
+                }
+                continue;
+            }
+            self.flush(gathered.take()).await?;
+            let batch: Vec<Txn> = txns.as_ref().clone();
+            let mut writer = self.writer.take().ok_or_else(|| std::io::Error::other("log writer lost"))?;
+            let (writer, result) = glommio::executor()
+                .spawn_blocking(move || {
+                    let r = writer.append_txns(&batch);
+                    (writer, r)
+                })
+                .await;
+            self.writer = Some(writer);
+            result.map_err(|e| std::io::Error::other(e.to_string()))?;
+            self.durable(ticket);
+            // The roll used the spare: start the next one now.
+            self.refill_spare();
+        }
+        self.flush(gathered).await
+    }
+
+    /// Writes gathered inline batches and commits them.
+    async fn flush(&mut self, gathered: Option<Gathered>) -> std::io::Result<()> {
+        let Some(mut g) = gathered else { return Ok(()) };
+        let dsync = self.writer()?.force_sync();
+        let end = g.offset + g.bytes.len() as u64;
+        g.bytes.resize(g.bytes.len() + g.zero_until.saturating_sub(end) as usize, 0);
+        if self.sync.is_none() {
+            self.sync = Some(super::log_thread::LogThread::start()?);
+        }
+        let job = super::log_thread::Job { path: g.path, offset: g.offset, bytes: g.bytes, dsync };
+        self.sync.as_mut().expect("started above").write(job).await?;
+        for &(ticket, offset, len, last) in &g.batches {
+            self.writer()?.commit_inline(offset, len, last);
+            self.durable(ticket);
+        }
+        Ok(())
+    }
+
+    fn durable(&self, ticket: u64) {
+        self.state.durable.set(ticket);
+        self.state.changed.notify();
+    }
+
+    /// Keeps a preallocated next segment ready, made on a background thread, so a segment
+    /// roll never zero-fills 64 MiB inside a batch's commit.
+    fn refill_spare(&mut self) {
+        let Some(writer) = self.writer.as_mut() else { return };
         if let Some(temp) = self.spare.borrow_mut().take() {
             writer.adopt_spare(temp, self.segment_bytes);
         }
@@ -229,89 +397,6 @@ impl DurableSink {
             in_flight.set(false);
         })
         .detach();
-    }
-}
-
-impl DurableSink {
-    /// The active segment's inline descriptor, opened (through io_uring) when it changed.
-    async fn inline_file(&mut self, path: &Path, dsync: bool) -> std::io::Result<&glommio::io::BufferedFile> {
-        if self.inline.as_ref().is_none_or(|(p, _)| p != path) {
-            if let Some((_, old)) = self.inline.take() {
-                let _ = old.close().await;
-            }
-            let mut opts = glommio::io::OpenOptions::new();
-            opts.write(true);
-            if dsync {
-                opts.custom_flags(libc::O_DSYNC);
-            }
-            let file = opts
-                .buffered_open(path)
-                .await
-                .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
-            self.inline = Some((path.to_path_buf(), file));
-        }
-        Ok(&self.inline.as_ref().expect("just opened").1)
-    }
-
-    /// Writes an inline batch in full; the descriptor's `O_DSYNC` makes each write durable.
-    async fn write_inline(&mut self, w: crate::log::writer::InlineWrite, dsync: bool) -> std::io::Result<()> {
-        let file = self.inline_file(&w.path, dsync).await?;
-        // io_uring takes the buffer it writes, so each write gets a copy of what is left
-        // (one copy of the batch; a short write, which a preallocated segment should never
-        // see, goes again with the rest).
-        let total = w.bytes.len();
-        let mut done = 0usize;
-        while done < total {
-            let n = file
-                .write_at(w.bytes[done..].to_vec(), w.offset + done as u64)
-                .await
-                .map_err(|e| std::io::Error::other(format!("{}: {e}", w.path.display())))?;
-            if n == 0 {
-                return Err(std::io::Error::other(format!(
-                    "{}: write at offset {} made no progress",
-                    w.path.display(),
-                    w.offset + done as u64
-                )));
-            }
-            done += n;
-        }
-        Ok(())
-    }
-}
-
-impl TxnSink for DurableSink {
-    async fn append(&mut self, txns: &[Txn]) -> std::io::Result<()> {
-        let Some(mut writer) = self.writer.take() else {
-            return Err(std::io::Error::other("log writer lost after an earlier failure"));
-        };
-        // Hand a finished spare to the writer before this batch may need it for a roll (a
-        // roll without one zero-fills a whole segment inside the commit).
-        self.refill_spare(&mut writer);
-        if let Some(w) = writer.prepare_inline(txns) {
-            let dsync = writer.force_sync();
-            let (offset, len, last) = (w.offset, w.bytes.len() as u64, w.last_zxid);
-            let result = self.write_inline(w, dsync).await;
-            match &result {
-                Ok(()) => writer.commit_inline(offset, len, last),
-                Err(_) => writer.fail(),
-            }
-            self.writer = Some(writer);
-            return result;
-        }
-        let batch: Vec<Txn> = txns.to_vec();
-        let (writer, result) = glommio::executor()
-            .spawn_blocking(move || {
-                let r = writer.append_txns(&batch);
-                (writer, r)
-            })
-            .await;
-        let mut writer = writer;
-        if result.is_ok() {
-            // The roll used the spare: start the next one now.
-            self.refill_spare(&mut writer);
-        }
-        self.writer = Some(writer);
-        result.map_err(|e| std::io::Error::other(e.to_string()))
     }
 }
 
@@ -377,6 +462,7 @@ pub fn background<T: Send + 'static>(
 ) -> impl std::future::Future<Output = Result<T, String>> {
     let (tx, rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new().name(name.to_string()).spawn(move || {
+        super::cpus::unpin_this_thread();
         lower_thread_priority();
         let _ = tx.send(job());
     });
