@@ -6,13 +6,18 @@
 #
 # usage: bench/agree.sh [--reps N] [--duration S] [--warmup S] [--sessions N] [--outstanding K]
 #                       [--workloads get,set] [--against zookeeper|zkr] [--out DIR]
-#                       [--workdir DIR] [--keep]
+#                       [--split-cpus] [--workdir DIR] [--keep]
 #
 #   --reps N         repetitions (3), the first client alternating per rep
 #   --duration S     seconds measured per run (5);  --warmup S: seconds before measuring (1)
 #   --prewarm S      unrecorded get/set load first, for the JVM's JIT (3; 0: none)
 #   --sessions N, --outstanding K   the shape (16 x 16); 100-byte values on 1000 keys
 #   --against        the server started: zookeeper (default) or zkr
+#   --split-cpus     ZooKeeper on CPU 0 only and both clients on the other CPUs (taskset), so
+#                    that the clients' own CPU use does not take CPU from the server it
+#                    measures (with all on the same CPUs, a client that uses more CPU measures
+#                    a slower ZooKeeper). zkr's executors pin themselves, so this is for
+#                    --against zookeeper.
 #   --out DIR        results (default target/bench-agree): results/<workload>-<client>-<rep>.json,
 #                    agree.md
 #
@@ -31,6 +36,7 @@ SESSIONS=16
 OUTSTANDING=16
 WORKLOADS="get,set"
 AGAINST=zookeeper
+SPLIT=0
 OUT="target/bench-agree"
 WORKDIR_PARENT="${TMPDIR:-/tmp}"
 
@@ -49,6 +55,7 @@ while [ $# -gt 0 ]; do
         --out) OUT="$2"; shift 2 ;;
         --workdir) WORKDIR_PARENT="$2"; shift 2 ;;
         --keep) ZKB_KEEP=1; shift ;;
+        --split-cpus) SPLIT=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -76,6 +83,15 @@ for ln in sys.stdin:
         print(m["executable"])')"
 [ -x "$ZKCLIENT" ] || zkb_die "could not build the zkclient bench (cargo bench --bench zkclient --no-run)"
 
+CLIENT_PIN=()
+if [ "$SPLIT" = 1 ]; then
+    [ "$AGAINST" = zookeeper ] || zkb_die "--split-cpus is for --against zookeeper"
+    last=$(( $(nproc) - 1 ))
+    [ "$last" -ge 1 ] || zkb_die "--split-cpus needs at least 2 CPUs"
+    export ZKB_SERVER_CPUS=0
+    CLIENT_PIN=(taskset -c "1-$last")
+fi
+
 zkb_make_work "$WORKDIR_PARENT"
 zkb_trap
 ZKR_BIN="$(zkb_pin "$ZKR_BIN" zkr-bin)"
@@ -91,6 +107,7 @@ zkb_log "$AGAINST on $ADDR (pid $PID)"
     echo "duration=$DURATION"
     echo "warmup=$WARMUP"
     echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+    if [ "$SPLIT" = 1 ]; then echo "cpus=ZooKeeper on CPU 0, clients on CPUs ${CLIENT_PIN[2]}"; fi
 } > "$OUT/run.txt"
 
 BOUND="$(python3 -c 'import sys; print(int(float(sys.argv[1]) + float(sys.argv[2]) + 180))' "$DURATION" "$WARMUP")"
@@ -109,7 +126,7 @@ run_client() {
              --outstanding "$OUTSTANDING" --payload 100 --keys 1000 --duration "$DURATION"
              --warmup "$WARMUP" --json "$prefix.json")
     fi
-    if timeout -k 10 "$BOUND" "${cmd[@]}" > "$prefix.txt" 2>&1; then
+    if timeout -k 10 "$BOUND" "${CLIENT_PIN[@]}" "${cmd[@]}" > "$prefix.txt" 2>&1; then
         zkb_log "rep $rep/$REPS $(python3 "$ROOT/bench/compare.py" --line "$prefix.json")"
     else
         rm -f "$prefix.json"

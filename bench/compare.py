@@ -371,10 +371,12 @@ def agree(out):
     md = [f"# Agreement: zkr bench and zookeeper-client against {run.get('against', '-')}", "",
           f"{run.get('reps', '-')} reps x {run.get('duration', '-')} s after {run.get('warmup', '-')} s warm-up, "
           f"interleaved; load average start {run.get('loadavg_start', '-')}, end {run.get('loadavg_end', '-')}. "
-          "Medians over reps; p50/p99 in µs; CPU in cores.", "",
+          "Medians over reps; p50/p99 in µs; CPU in cores."
+          + (f" {run['cpus']}." if run.get('cpus') else ""), "",
           "| client | workload | ops/s median [min–max] | p50 µs | p99 µs | client CPU | server CPU | errors |",
           "|---|---|---|---|---|---|---|---|"]
     medians = {}
+    p50s = {}
     for w in ("get", "set"):
         for c in ("zkr-bench", "zookeeper-client"):
             docs = runs.get((w, c), [])
@@ -387,6 +389,7 @@ def agree(out):
             scpu = stats([d.get("server_cpu") for d in docs])
             errors = sum(d["ops"][0]["errors"] for d in docs)
             medians[(w, c)] = ops
+            p50s[(w, c)] = p50
             md.append(f"| {c} | {w} {docs[0]['sessions']}x{docs[0]['outstanding']} | {spread(ops)} | {fmt(med(p50))} | "
                       f"{fmt(med(p99))} | {fmt(med(ccpu), 2)} | {fmt(med(scpu), 2)} | {errors} |")
     md.append("")
@@ -397,6 +400,14 @@ def agree(out):
             ranges = (f"; the [min–max] ranges {'overlap' if overlap else 'do not overlap'}"
                       if min(a["n"], b["n"]) >= 2 else " (one rep: no spread to compare with)")
             md.append(f"- {w}: ops/s zkr-bench / zookeeper-client = {fmt(ratio(a['median'], b['median']), 2)}{ranges}.")
+            pa, pb = p50s[(w, "zkr-bench")], p50s[(w, "zookeeper-client")]
+            if pa and pb and pa.get("median") and pb.get("median"):
+                overlap = pa["min"] <= pb["max"] and pb["min"] <= pa["max"]
+                ranges = (f"; the [min–max] ranges {'overlap' if overlap else 'do not overlap'}"
+                          if min(pa["n"], pb["n"]) >= 2 else "")
+                md.append(f"- {w}: p50 zkr-bench / zookeeper-client = {fmt(ratio(pa['median'], pb['median']), 2)} "
+                          f"({fmt(pa['median'])} [{fmt(pa['min'])}–{fmt(pa['max'])}] µs against "
+                          f"{fmt(pb['median'])} [{fmt(pb['min'])}–{fmt(pb['max'])}] µs){ranges}.")
     md.append("")
     text = "\n".join(md)
     with open(os.path.join(out, "agree.md"), "w") as f:

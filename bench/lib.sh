@@ -148,8 +148,10 @@ log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
 log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n
 EOF
     local cp="$ZK_JAR_DIR/zookeeper.jar:$ZK_JAR_DIR/slf4j-log4j12.jar:$ZK_JAR_DIR/log4j-1.2.jar"
+    local pin=()
+    [ -n "${ZKB_SERVER_CPUS:-}" ] && pin=(taskset -c "$ZKB_SERVER_CPUS")
     # shellcheck disable=SC2086 # ZK_JVM_FLAGS is a list of flags
-    (cd "$dir" && exec "$JAVA" ${ZK_JVM_FLAGS:-} \
+    (cd "$dir" && exec "${pin[@]}" "$JAVA" ${ZK_JVM_FLAGS:-} \
         -Dzookeeper.log.dir="$dir" -Dzookeeper.root.logger=WARN,CONSOLE \
         -Dlog4j.configuration="file:$dir/log4j.properties" \
         -cp "$cp" org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" \

@@ -180,8 +180,25 @@ async fn run(a: &Args) -> Result<Value, String> {
     let keys: Arc<Vec<String>> = Arc::new((0..a.keys).map(|i| format!("{root}/k{i:06}")).collect());
     let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     bounded("create root", setup.create(&root, &[], &opts)).await?;
-    let result = measure(a, &setup, &keys, &data).await;
+    let d = data.clone();
+    let created = for_all(&setup, &keys, move |c, p| {
+        let d = d.clone();
+        async move {
+            let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+            bounded("create key", c.create(&p, &d, &opts)).await.map(drop)
+        }
+    })
+    .await;
+    // As zkr bench: the setup session is closed before the measured sessions open, so that
+    // they meet the server as zkr bench's do (zkr places a connection on its least-loaded core).
+    drop(setup);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let result = match created {
+        Ok(()) => measure(a, &keys, &data).await,
+        Err(e) => Err(e),
+    };
     // Clean up whatever happened.
+    let setup = connect(&a.server).await?;
     let cleanup = async {
         for_all(&setup, &keys, |c, p| async move {
             match tokio::time::timeout(REQUEST_TIMEOUT, c.delete(&p, None)).await {
@@ -203,16 +220,7 @@ async fn run(a: &Args) -> Result<Value, String> {
     Ok(report)
 }
 
-async fn measure(a: &Args, setup: &zk::Client, keys: &Arc<Vec<String>>, data: &Arc<Vec<u8>>) -> Result<Value, String> {
-    let d = data.clone();
-    for_all(setup, keys, move |c, p| {
-        let d = d.clone();
-        async move {
-            let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-            bounded("create key", c.create(&p, &d, &opts)).await.map(drop)
-        }
-    })
-    .await?;
+async fn measure(a: &Args, keys: &Arc<Vec<String>>, data: &Arc<Vec<u8>>) -> Result<Value, String> {
     let mut clients = Vec::with_capacity(a.sessions);
     for _ in 0..a.sessions {
         clients.push(connect(&a.server).await?);

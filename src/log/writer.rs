@@ -338,8 +338,8 @@ impl LogWriter {
         Ok(())
     }
 
-    /// Encodes `txns` for a caller that writes them itself (the server, through io_uring, so
-    /// that no thread handoff sits in a commit), when the whole batch fits in the active
+    /// Encodes `txns` for a caller that writes them itself (the server: encoded on its
+    /// executor, written by its log sync thread), when the whole batch fits in the active
     /// segment. None means: use `append_txns` once no inline write is outstanding (a segment
     /// roll, an earlier failure, or nothing to write).
     ///
