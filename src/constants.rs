@@ -25,6 +25,14 @@ pub const CONN_OUTPUT_BYTES_MAX: usize = 8 << 20;
 /// Capacity of each cross-core channel (messages). A full channel makes the sender wait.
 pub const MESH_CHANNEL_CAPACITY: usize = 4096;
 
+/// glommio shares of the consensus task queue (the pipeline and the log's disk task); a
+/// connection's queue has the default 1000, so a runnable consensus task goes first.
+pub const CONSENSUS_SHARES: usize = 10_000;
+
+/// The latency glommio keeps for the consensus task queue: a connection task running when
+/// a consensus task becomes runnable is cut short within this.
+pub const CONSENSUS_LATENCY: std::time::Duration = std::time::Duration::from_micros(100);
+
 /// Watches one connection may hold. Requests that would add more get `ZTHROTTLEDOP`-free
 /// treatment: the watch is simply not added beyond this (logged once).
 pub const CONN_WATCHES_MAX: usize = 1 << 20;

@@ -35,7 +35,9 @@ use self::msg::{LeaderMsg, Msg};
 use self::shared::Shared;
 use self::stats::CoreStats;
 use crate::config::Config;
-use crate::constants::{MESH_CHANNEL_CAPACITY, SESSION_CHECK_INTERVAL_MS, TOUCH_REPORT_INTERVAL_MS};
+use crate::constants::{
+    CONSENSUS_LATENCY, CONSENSUS_SHARES, MESH_CHANNEL_CAPACITY, SESSION_CHECK_INTERVAL_MS, TOUCH_REPORT_INTERVAL_MS,
+};
 use crate::session::SessionTable;
 use crate::tree::DataTree;
 
@@ -255,9 +257,20 @@ async fn shard_main(
             since: if replayed > 0 { cfg.snap_count.max(2) } else { 0 },
             in_flight: Rc::new(std::cell::Cell::new(false)),
         };
-        let sink = storage::DurableSink::new(writer, storage::log_dir(cfg), cfg.log_segment_bytes);
+        // The consensus pipeline and the log's disk task run in a task queue of their own, ahead
+        // of this core's connections: a batch that became durable is applied and answered
+        // before more requests are read, and the next write starts without waiting behind
+        // them.
+        let tq = glommio::executor().create_task_queue(
+            glommio::Shares::Static(CONSENSUS_SHARES),
+            glommio::Latency::Matters(CONSENSUS_LATENCY),
+            "consensus",
+        );
+        let sink = storage::DurableSink::new(writer, storage::log_dir(cfg), cfg.log_segment_bytes, tq)?;
         let leader = leader::Leader::new(core.clone(), tree, sessions, sink).with_snapshots(plan);
-        glommio::spawn_local(leader.run(rx)).detach();
+        glommio::spawn_local_into(leader.run(rx), tq)
+            .map_err(|e| format!("cannot start the consensus pipeline: {e}"))?
+            .detach();
         glommio::spawn_local(ticker(core.clone())).detach();
         if let Some(fd) = metrics_fd {
             // SAFETY: fd is the bound, listening metrics socket from std, handed over once.

@@ -4,6 +4,7 @@
 //! decides when to call them and keeps every blocking call off the executors
 //! (`spawn_blocking`).
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -210,8 +211,13 @@ struct SinkState {
 
 impl DurableSink {
     /// A sink over a recovered writer appending in `dir`; starts its disk task on this
-    /// executor.
-    pub fn new(writer: LogWriter, dir: PathBuf, segment_bytes: u64) -> DurableSink {
+    /// executor, in task queue `tq`.
+    pub fn new(
+        writer: LogWriter,
+        dir: PathBuf,
+        segment_bytes: u64,
+        tq: glommio::TaskQueueHandle,
+    ) -> Result<DurableSink, String> {
         let state = std::rc::Rc::new(SinkState::default());
         let disk = DiskTask {
             state: state.clone(),
@@ -222,8 +228,10 @@ impl DurableSink {
             spare: Default::default(),
             spare_in_flight: Default::default(),
         };
-        glommio::spawn_local(disk.run()).detach();
-        DurableSink { state, submitted: 0 }
+        glommio::spawn_local_into(disk.run(), tq)
+            .map_err(|e| format!("cannot start the log's disk task: {e}"))?
+            .detach();
+        Ok(DurableSink { state, submitted: 0 })
     }
 }
 
@@ -272,68 +280,123 @@ struct DiskTask {
     spare_in_flight: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
-/// Inline batches gathered into one write: where it goes, the bytes, and each batch's
-/// (ticket, offset, length, last zxid) to commit once it is durable.
+/// Inline batches gathered into one write: where it goes, the bytes, and what to commit
+/// once it is durable.
 struct Gathered {
     path: PathBuf,
     offset: u64,
     bytes: Vec<u8>,
-    batches: Vec<(u64, u64, u64, i64)>,
+    commits: Vec<Commit>,
     /// Zero fill follows the last batch up to here (`InlineWrite::zero_until`).
     zero_until: u64,
 }
 
+/// Log jobs handed to the sync thread and not yet reported done, at most: the one being
+/// written and those queued behind it (which the thread may join into one write).
+const JOBS_IN_FLIGHT_MAX: usize = 4;
+
+/// A batch written inline, to commit (`LogWriter::commit_inline`) once durable.
+struct Commit {
+    ticket: u64,
+    offset: u64,
+    len: u64,
+    last_zxid: i64,
+}
+
 impl DiskTask {
     async fn run(mut self) {
+        let mut in_flight: VecDeque<Vec<Commit>> = VecDeque::new();
+        if let Err(e) = self.pump(&mut in_flight).await {
+            if let Some(w) = self.writer.as_mut() {
+                w.fail();
+            }
+            *self.state.failed.borrow_mut() = Some(e.to_string());
+            self.state.changed.notify();
+        }
+    }
+
+    /// Writes what is queued, keeping up to `JOBS_IN_FLIGHT_MAX` writes with the sync thread,
+    /// and commits them as they finish, until the sink is dropped and all is written.
+    async fn pump(&mut self, in_flight: &mut VecDeque<Vec<Commit>>) -> std::io::Result<()> {
         loop {
-            let batches: Vec<(u64, std::rc::Rc<Vec<Txn>>)> = self.state.queue.borrow_mut().drain(..).collect();
-            if batches.is_empty() {
+            self.reap(in_flight)?;
+            let queued = !self.state.queue.borrow().is_empty();
+            if queued && in_flight.len() < JOBS_IN_FLIGHT_MAX {
+                let batches: Vec<_> = self.state.queue.borrow_mut().drain(..).collect();
+                self.write(batches, in_flight).await?;
+                continue;
+            }
+            if !queued && in_flight.is_empty() {
                 if self.state.closed.get() {
-                    break;
+                    return Ok(());
                 }
                 self.state.queued.wait().await;
                 continue;
             }
-            if let Err(e) = self.write(batches).await {
-                if let Some(w) = self.writer.as_mut() {
-                    w.fail();
-                }
-                *self.state.failed.borrow_mut() = Some(e.to_string());
-                self.state.changed.notify();
-                return;
+            // Writes are in flight (else the queue would have been taken above).
+            let sync = self.sync.as_mut().ok_or_else(|| std::io::Error::other("log writes in flight without a sync thread"))?;
+            if queued {
+                sync.wait_done().await?;
+            } else {
+                let more = async {
+                    self.state.queued.wait().await;
+                    Ok(())
+                };
+                futures_lite::future::or(sync.wait_done(), more).await?;
             }
         }
+    }
+
+    /// Commits, in order, the writes the sync thread has finished.
+    fn reap(&mut self, in_flight: &mut VecDeque<Vec<Commit>>) -> std::io::Result<()> {
+        while let Some(result) = self.sync.as_ref().and_then(|s| s.try_done()) {
+            result?;
+            let commits = in_flight.pop_front().ok_or_else(|| std::io::Error::other("a log write finished twice"))?;
+            for c in commits {
+                self.writer()?.commit_inline(c.offset, c.len, c.last_zxid);
+                self.durable(c.ticket);
+            }
+        }
+        Ok(())
     }
 
     fn writer(&mut self) -> std::io::Result<&mut LogWriter> {
         self.writer.as_mut().ok_or_else(|| std::io::Error::other("log writer lost on a blocking thread"))
     }
 
-    /// Makes `batches` durable, in order.
-    async fn write(&mut self, batches: Vec<(u64, std::rc::Rc<Vec<Txn>>)>) -> std::io::Result<()> {
+    /// Starts writing `batches`, in order. A batch that needs a segment roll waits for every
+    /// write before it, then goes the slow way.
+    async fn write(
+        &mut self,
+        batches: Vec<(u64, std::rc::Rc<Vec<Txn>>)>,
+        in_flight: &mut VecDeque<Vec<Commit>>,
+    ) -> std::io::Result<()> {
         // Hand a finished spare to the writer before these batches may need it for a roll (a
         // roll without one zero-fills a whole segment inside the commit).
         self.refill_spare();
         let mut gathered: Option<Gathered> = None;
         for (ticket, txns) in batches {
             if let Some(w) = self.writer()?.prepare_inline(&txns) {
-                let len = w.bytes.len() as u64;
+                let c = Commit { ticket, offset: w.offset, len: w.bytes.len() as u64, last_zxid: w.last_zxid };
                 match &mut gathered {
                     Some(g) if g.path == w.path && g.offset + g.bytes.len() as u64 == w.offset => {
                         g.bytes.extend_from_slice(&w.bytes);
-                        g.batches.push((ticket, w.offset, len, w.last_zxid));
+                        g.commits.push(c);
                         g.zero_until = w.zero_until;
                     }
                     _ => {
-                        self.flush(gathered.take()).await?;
-                        let batches = vec![(ticket, w.offset, len, w.last_zxid)];
+                        self.submit(gathered.take(), in_flight)?;
                         let zero_until = w.zero_until;
-                        gathered = Some(Gathered { path: w.path, offset: w.offset, bytes: w.bytes, batches, zero_until });
+                        gathered = Some(Gathered { path: w.path, offset: w.offset, bytes: w.bytes, commits: vec![c], zero_until });
                     }
                 }
                 continue;
             }
-            self.flush(gathered.take()).await?;
+            self.submit(gathered.take(), in_flight)?;
+            while !in_flight.is_empty() {
+                self.sync.as_mut().ok_or_else(|| std::io::Error::other("log writes in flight without a sync thread"))?.wait_done().await?;
+                self.reap(in_flight)?;
+            }
             let batch: Vec<Txn> = txns.as_ref().clone();
             let mut writer = self.writer.take().ok_or_else(|| std::io::Error::other("log writer lost"))?;
             let (writer, result) = glommio::executor()
@@ -348,11 +411,11 @@ impl DiskTask {
             // The roll used the spare: start the next one now.
             self.refill_spare();
         }
-        self.flush(gathered).await
+        self.submit(gathered, in_flight)
     }
 
-    /// Writes gathered inline batches and commits them.
-    async fn flush(&mut self, gathered: Option<Gathered>) -> std::io::Result<()> {
+    /// Hands gathered inline batches to the sync thread.
+    fn submit(&mut self, gathered: Option<Gathered>, in_flight: &mut VecDeque<Vec<Commit>>) -> std::io::Result<()> {
         let Some(mut g) = gathered else { return Ok(()) };
         let dsync = self.writer()?.force_sync();
         let end = g.offset + g.bytes.len() as u64;
@@ -361,11 +424,8 @@ impl DiskTask {
             self.sync = Some(super::log_thread::LogThread::start()?);
         }
         let job = super::log_thread::Job { path: g.path, offset: g.offset, bytes: g.bytes, dsync };
-        self.sync.as_mut().expect("started above").write(job).await?;
-        for &(ticket, offset, len, last) in &g.batches {
-            self.writer()?.commit_inline(offset, len, last);
-            self.durable(ticket);
-        }
+        self.sync.as_ref().expect("started above").submit(job);
+        in_flight.push_back(g.commits);
         Ok(())
     }
 
