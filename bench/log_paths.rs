@@ -22,8 +22,9 @@
 //! encoded (32-byte record header plus the jute payload). The paths:
 //!
 //! - `zkr`: `zkr::log::writer::LogWriter::append_txns` (encode, one `pwrite`, one
-//!   `fdatasync`) inside `glommio::executor().spawn_blocking`, the way `DurableSink` calls it:
-//!   the batch of `Txn`s is cloned and the writer moved to the blocking thread and back. The
+//!   `fdatasync`) inside `glommio::executor().spawn_blocking`, the way `DurableSink` calls it
+//!   for a batch that rolls a segment (other batches go to the log's sync thread): the batch
+//!   of `Txn`s is cloned and the writer moved to the blocking thread and back. The
 //!   writer is opened after `zkr::log::recover::recover` on an empty dir, with a spare
 //!   segment preallocated; the warm-up batch installs it. After the cell, recovery must
 //!   read every record back.
@@ -473,7 +474,7 @@ async fn cell_zkr(spec: &CellSpec) -> Result<Measured, String> {
             break;
         }
         let t = Instant::now();
-        // As DurableSink::append: the batch is copied to move it to the blocking thread.
+        // As DurableSink's slow path: the batch is copied to move it to the blocking thread.
         let batch: Vec<Txn> = chunk.to_vec();
         let (w, r) = blocking(move || {
             let r = writer.append_txns(&batch);
