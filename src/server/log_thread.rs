@@ -48,6 +48,13 @@ struct Queue {
     ready: Condvar,
 }
 
+impl Queue {
+    /// The state, also after a panic elsewhere poisoned the lock (it holds plain queues).
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The executor's handle on the sync thread. Jobs are written in the order submitted, each
 /// durable before any later one is started (jobs queued together may go in one `pwrite`);
 /// their results come back in that order. Dropping the handle stops the thread once its
@@ -75,7 +82,7 @@ impl LogThread {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.queue.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.queue.state()
     }
 
     /// Queues `job`; the thread starts on it as soon as the jobs before it are done.
@@ -116,7 +123,7 @@ fn run(queue: &Queue, mut signal: UnixStream) {
     let mut failed: Option<String> = None;
     loop {
         let jobs: Vec<Job> = {
-            let mut s = queue.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = queue.state();
             loop {
                 if !s.jobs.is_empty() {
                     break s.jobs.drain(..).collect();
@@ -142,7 +149,7 @@ fn run(queue: &Queue, mut signal: UnixStream) {
                 results.push(r.as_ref().map(|_| ()).map_err(|e| std::io::Error::new(e.kind(), e.to_string())));
             }
         }
-        queue.state.lock().unwrap_or_else(|e| e.into_inner()).done.extend(results);
+        queue.state().done.extend(results);
         // A full socket buffer already holds a wakeup; the executor finds the results then.
         let _ = signal.write(&[1]);
     }
