@@ -253,3 +253,32 @@ fn bad_arguments_and_unreachable_servers_are_clear_errors() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+/// A server that refuses some of the sessions (over its per-IP limit) ends the run with an
+/// error naming the likely cause, instead of leaving the admitted watchers waiting for a
+/// driver that never came.
+#[test]
+fn refused_sessions_end_the_run_with_an_error() {
+    let Some(s) = TestServer::try_start_with(&[("maxClientCnxns", "5")]) else { return };
+    let mut child = zkr()
+        .args(["bench", "-q", "-s", &s.addr, "-w", "watch", "--watchers", "20", "--duration", "1"])
+        .args(["--warmup", "0", "--threads", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hang guard, not a timing check: the run is bounded by its duration and the session
+    // timeout, and it used to wait forever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("zkr bench still running two minutes after its one-second run");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("zkr bench:") && err.contains("maxClientCnxns"), "{err}");
+}

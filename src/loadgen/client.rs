@@ -110,7 +110,9 @@ impl Session {
         req.write(&mut s.out);
         end_frame(&mut s.out, start);
         s.flush().await?;
-        let frame = s.next_frame().await?;
+        let frame = s.next_frame().await.map_err(|e| {
+            format!("{e} during the handshake (a server may refuse clients over its per-IP limit, maxClientCnxns)")
+        })?;
         let resp: ConnectResponse = jute::decode(&frame)
             .map_err(|e| format!("{addr}: bad ConnectResponse: {e}"))?;
         if resp.session_id == 0 || resp.time_out <= 0 {

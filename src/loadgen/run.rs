@@ -98,6 +98,9 @@ impl Shared {
         let mut first = self.error.lock().unwrap_or_else(|p| p.into_inner());
         first.get_or_insert(e);
         self.stop.store(true, Ordering::Relaxed);
+        // Watchers wait on `fan_done`, which the driver sets only when it ends normally: a
+        // failure elsewhere (a refused session, say) must release them too.
+        self.fan_done.store(true, Ordering::Release);
     }
 }
 

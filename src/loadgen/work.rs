@@ -86,7 +86,8 @@ pub(crate) async fn run_unit(ctx: Arc<Ctx>, unit: Unit, rec: std::rc::Rc<RefCell
             let mut s = Session::connect(server(&ctx, i), timeout).await?;
             arm(&ctx, &mut s).await?;
             ready_and_wait(&ctx).await?;
-            let r = watcher(&ctx, &mut s).await;
+            // Stopped before the start (a session refused, say): no driver will wake us.
+            let r = if ctx.sh.stopped() { Ok(()) } else { watcher(&ctx, &mut s).await };
             close_quietly(s).await;
             r
         }
