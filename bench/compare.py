@@ -8,7 +8,8 @@
                                         ops/s median [min–max], p50, p99 (DIR/agree.md too)
 
 DIR holds run.txt (key=value lines), workloads.txt ("name|args" lines, in order),
-fsync-start.json / fsync-end.json (`zkr bench fsync --json`) and
+fsync-start.json / fsync-end.json (`zkr bench fsync --json`), floor-start.json /
+floor-end.json (`zkr bench floor --json`, optional) and
 results/<workload>-<server>-<rep>.json (`zkr bench --json`), workload with '-' for ' '.
 Per workload, op and server: the median over reps with min and max; ratios are zkr/ZooKeeper of
 the medians.
@@ -215,27 +216,52 @@ def table(rows):
     return "\n".join(out)
 
 
-def targets(rows, fsync_p50):
+def best_floor(floors):
+    """The better of the start and end `zkr bench floor` readings, per figure (None if absent)."""
+    fl = [f for f in floors if f]
+    if not fl:
+        return None
+    return {
+        "fanout_p50_us": min(f["fanout_p50_us"] for f in fl),
+        "sessions_per_s": max(f["sessions_per_s"] for f in fl),
+        "write_gap_p50_us": min(f["write_gap_p50_us"] for f in fl),
+    }
+
+
+def targets(rows, fsync_p50, floor):
+    """Each target with zkr's value and, where `zkr bench floor` bounds it, the best value any
+    server could reach on this machine: bare kernel calls against ZooKeeper's measured figure."""
     def val(workload, op, get):
         r = find(rows, workload, op)
         return None if r is None else get(r)
 
+    def over(x, y):
+        return None if x is None or y is None or y == 0 else x / y
+
     set11 = val("set 1x1", "set", lambda r: med(r["zkr"]["p50_us"]))
+    zk_fan = val("watch 1000", "fanout", lambda r: med(r["zookeeper"]["p50_us"]))
+    zk_open = val("sessions 16", "open", lambda r: med(r["zookeeper"]["ops_per_sec"]))
+    fl = floor or {}
     spec = [
-        ("reads: get 16x16 throughput zkr/ZK", val("get 16x16", "get", lambda r: r["ratio"]["ops_per_sec"]), ">=", 4.0),
-        ("reads: get 16x16 p99 zkr/ZK", val("get 16x16", "get", lambda r: r["ratio"]["p99_us"]), "<=", 0.25),
-        ("writes: set 16x16 throughput zkr/ZK", val("set 16x16", "set", lambda r: r["ratio"]["ops_per_sec"]), ">=", 3.0),
-        ("set 1x1: zkr p50 − fsync p50 (µs)", None if set11 is None or fsync_p50 is None else set11 - fsync_p50, "<=", 50.0),
-        ("watch 1000: fanout p50 zkr/ZK", val("watch 1000", "fanout", lambda r: r["ratio"]["p50_us"]), "<=", 0.1),
-        ("sessions 16: open ops/s zkr/ZK", val("sessions 16", "open", lambda r: r["ratio"]["ops_per_sec"]), ">=", 4.0),
+        ("reads: get 16x16 throughput zkr/ZK", val("get 16x16", "get", lambda r: r["ratio"]["ops_per_sec"]), ">=", 4.0, None),
+        ("reads: get 16x16 p99 zkr/ZK", val("get 16x16", "get", lambda r: r["ratio"]["p99_us"]), "<=", 0.25, None),
+        ("writes: set 16x16 throughput zkr/ZK", val("set 16x16", "set", lambda r: r["ratio"]["ops_per_sec"]), ">=", 3.0, None),
+        ("set 1x1: zkr p50 − fsync p50 (µs)", None if set11 is None or fsync_p50 is None else set11 - fsync_p50, "<=", 50.0,
+         fl.get("write_gap_p50_us")),
+        ("watch 1000: fanout p50 zkr/ZK", val("watch 1000", "fanout", lambda r: r["ratio"]["p50_us"]), "<=", 0.1,
+         over(fl.get("fanout_p50_us"), zk_fan)),
+        ("sessions 16: open ops/s zkr/ZK", val("sessions 16", "open", lambda r: r["ratio"]["ops_per_sec"]), ">=", 4.0,
+         over(fl.get("sessions_per_s"), zk_open)),
     ]
     out = []
-    for name, v, op, thr in spec:
+    for name, v, op, thr, limit in spec:
         if v is None:
             result = "not run"
         else:
             result = "pass" if (v >= thr if op == ">=" else v <= thr) else "FAIL"
-        out.append({"target": name, "value": v, "want": f"{op} {thr:g}", "result": result})
+        reachable = None if limit is None else (limit >= thr if op == ">=" else limit <= thr)
+        out.append({"target": name, "value": v, "want": f"{op} {thr:g}", "result": result,
+                    "machine_limit": limit, "reachable_here": reachable})
     return out
 
 
@@ -276,7 +302,9 @@ def report(out, zkr):
     fsync_p50 = statistics.median(p50s) if p50s else None
     runs, order = load(out)
     rows = summarize(runs, order)
-    tg = targets(rows, fsync_p50)
+    floors = {w: read_json(os.path.join(out, f"floor-{w}.json")) for w in ("start", "end")}
+    floor = best_floor(floors.values())
+    tg = targets(rows, fsync_p50, floor)
     m = machine()
     plot_files = plots(out, zkr, runs, order)
 
@@ -331,11 +359,22 @@ def report(out, zkr):
                 notes.append(f"- {name}: {NAMES[srv]} has {n} of {want_reps} reps (failed runs: see results/*.txt).")
     if notes:
         md += ["Notes:", ""] + notes + [""]
-    md += ["## Targets", "", "| target | value | want | result |", "|---|---|---|---|"]
+    def num(v):
+        return fmt(v) if v is not None and abs(v) >= 10 else fmt(v, 3)
+
+    md += ["## Targets", "",
+           "\"machine limit\": the best value any server could reach here, from `zkr bench floor` (bare kernel "
+           "calls, no server logic: the better of its start and end readings) against ZooKeeper's median; "
+           "\"-\" where it does not bound the target.", "",
+           "| target | value | want | result | machine limit | reachable here |", "|---|---|---|---|---|---|"]
     for t in tg:
-        v = t["value"]
-        md.append(f"| {t['target']} | {fmt(v) if v is not None and abs(v) >= 10 else fmt(v, 3)} | {t['want']} | {t['result']} |")
+        reach = {None: "-", True: "yes", False: "no"}[t["reachable_here"]]
+        md.append(f"| {t['target']} | {num(t['value'])} | {t['want']} | {t['result']} | {num(t['machine_limit'])} | {reach} |")
     md.append("")
+    def floor_s(f):
+        return "-" if not f else (f"fan-out {fmt(f['fanout_p50_us'])} µs, sessions {fmt(f['sessions_per_s'])}/s, "
+                                  f"1x1 write gap {fmt(f['write_gap_p50_us'])} µs")
+    md += [f"Machine floor (`zkr bench floor`): start {floor_s(floors['start'])}; end {floor_s(floors['end'])}.", ""]
     if plot_files:
         md += ["Plots (median rep of each server): " + ", ".join(plot_files), ""]
     text = "\n".join(md)
@@ -345,6 +384,7 @@ def report(out, zkr):
         "run": run,
         "machine": m,
         "fsync": {"start": fs["start"], "end": fs["end"], "p50_us_median": fsync_p50},
+        "floor": {"start": floors["start"], "end": floors["end"], "best": floor},
         "ensemble": "not available (zkr has no replication yet)",
         "rows": rows,
         "targets": tg,

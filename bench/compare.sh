@@ -11,7 +11,8 @@
 #   --prewarm S    unrecorded mixed load on each server before rep 1, for the JVM's JIT (3; 0: none)
 #   --only LIST    comma separated workload names from WORKLOADS below
 #   --out DIR      results (default target/bench-compare): results/<workload>-<server>-<rep>.json
-#                  (and .txt, the table), fsync-*.json, report.md, summary.json, plots/*.svg
+#                  (and .txt, the table), fsync-*.json, floor-*.json, report.md, summary.json,
+#                  plots/*.svg
 #   --workdir DIR  parent of the temp work dir holding both data dirs (default $TMPDIR or /tmp)
 #   --keep         keep the work dir (data dirs, zoo.cfg, server logs)
 #
@@ -96,7 +97,7 @@ fi
 case "$OUT" in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
 mkdir -p "$OUT"
 rm -rf "$OUT/results" "$OUT/plots"
-rm -f "$OUT"/{report.md,summary.json,run.txt,workloads.txt,fsync-start.json,fsync-end.json}
+rm -f "$OUT"/{report.md,summary.json,run.txt,workloads.txt,fsync-start.json,fsync-end.json,floor-start.json,floor-end.json}
 mkdir -p "$OUT/results" "$OUT/plots"
 
 zkb_ensure_zookeeper
@@ -165,6 +166,9 @@ printf '%s\n' "${SELECTED[@]}" > "$OUT/workloads.txt"
 
 zkb_log "disk floor: zkr bench fsync $ZKB_WORK"
 "$ZKR_BIN" bench fsync "$ZKB_WORK" --json > "$OUT/fsync-start.json"
+zkb_log "machine floor: zkr bench floor $ZKB_WORK (bare kernel calls, no server)"
+"$ZKR_BIN" bench floor "$ZKB_WORK" --json > "$OUT/floor-start.json" ||
+    zkb_log "zkr bench floor failed; the report goes without it"
 
 start_servers
 echo "zookeeper_version=$(zkb_4lw "${SERVER_ADDRS[zookeeper]##*:}" srvr | sed -n 's/^Zookeeper version: //p' | head -n 1)" >> "$OUT/run.txt"
@@ -201,5 +205,7 @@ echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/run.txt"
 echo "failed_runs=$FAILED" >> "$OUT/run.txt"
 zkb_log "disk floor again"
 "$ZKR_BIN" bench fsync "$ZKB_WORK" --json > "$OUT/fsync-end.json"
+"$ZKR_BIN" bench floor "$ZKB_WORK" --json > "$OUT/floor-end.json" ||
+    zkb_log "zkr bench floor failed; the report goes without it"
 
 python3 "$ROOT/bench/compare.py" --out "$OUT" --zkr "$ZKR_BIN"

@@ -282,3 +282,30 @@ fn refused_sessions_end_the_run_with_an_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("zkr bench:") && err.contains("maxClientCnxns"), "{err}");
 }
+
+/// `zkr bench floor` runs its three measurements on a small scale, prints well-formed JSON
+/// with every figure positive, and leaves no probe file behind.
+#[test]
+fn floor_reports_every_figure_and_cleans_up() {
+    let dir = scratch("floor");
+    let out = zkr()
+        .args(["bench", "floor", dir.to_str().unwrap(), "--json", "--watchers", "40", "--rounds", "3"])
+        .args(["--slots", "4", "--seconds", "0.3"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "zkr bench floor failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["watchers"], 40);
+    assert_eq!(v["slots"], 4);
+    for key in ["fanout_p50_us", "fanout_p99_us", "sessions_per_s", "write_p50_us", "write_rtt_p50_us", "write_gap_p50_us"] {
+        assert!(num(&v, key) > 0.0, "{key} in {v}");
+    }
+    assert!(num(&v, "fanout_p99_us") >= num(&v, "fanout_p50_us"), "{v}");
+    assert!(num(&v, "write_rtt_p50_us") >= num(&v, "write_gap_p50_us"), "{v}");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    // A bad argument is an error, not a run.
+    let out = zkr().args(["bench", "floor", "--seconds", "0"]).output().unwrap();
+    assert!(!out.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

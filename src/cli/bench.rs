@@ -1,5 +1,6 @@
 //! `zkr bench`: run a workload against servers and report; `zkr bench plot` draws the
-//! percentile curves of saved runs; `zkr bench fsync` measures the disk's own sync latency.
+//! percentile curves of saved runs; `zkr bench fsync` measures the disk's own sync latency;
+//! `zkr bench floor` what the machine's kernel allows any server.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::loadgen::{self, report, sys, Workload};
+use crate::loadgen::{self, floor, report, sys, Workload};
 
 /// `zkr bench` arguments: a run, or one of the tools.
 #[derive(Debug, Args)]
@@ -21,7 +22,7 @@ pub struct BenchArgs {
     pub run: RunArgs,
 }
 
-/// `zkr bench plot|fsync`.
+/// `zkr bench plot|fsync|floor`.
 #[derive(Debug, Subcommand)]
 pub enum BenchTool {
     /// Draw the latency percentile curves of saved runs (`--json` files) on one SVG chart.
@@ -43,6 +44,28 @@ pub enum BenchTool {
         /// Syncs to time.
         #[arg(long, default_value_t = 2000)]
         samples: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time what this machine allows any server, with bare kernel calls and no server logic:
+    /// a watch fan-out over loopback TCP, session open/close, and a 1x1 durable write.
+    Floor {
+        /// Directory on the disk for the durable write.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Connections of the fan-out.
+        #[arg(long, default_value_t = 1000)]
+        watchers: usize,
+        /// Fan-out rounds measured.
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+        /// Connections cycling at once in the session test.
+        #[arg(long, default_value_t = 16)]
+        slots: usize,
+        /// Seconds of the session test.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -227,6 +250,18 @@ fn bench(args: BenchArgs) -> Result<(), String> {
                     "pwrite 4 KiB + fdatasync in {}: {} samples, p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, max {:.1} us",
                     dir.display(), h.len(), us(0.5), us(0.9), us(0.99), h.max() as f64 / 1000.0
                 );
+            }
+            Ok(())
+        }
+        Some(BenchTool::Floor { dir, watchers, rounds, slots, seconds, json }) => {
+            if !(seconds.is_finite() && seconds > 0.0) {
+                return Err(format!("--seconds must be positive, not {seconds}"));
+            }
+            let f = floor::measure(&dir, watchers, rounds, slots, seconds)?;
+            if json {
+                println!("{}", f.to_json());
+            } else {
+                print!("{}", f.text());
             }
             Ok(())
         }

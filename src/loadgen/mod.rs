@@ -13,6 +13,7 @@
 //! deleted at the end, also after an error or Ctrl-C.
 
 pub mod client;
+pub mod floor;
 pub mod report;
 pub mod run;
 pub mod sys;
