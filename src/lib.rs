@@ -19,6 +19,7 @@
 pub mod cli;
 pub mod config;
 pub mod constants;
+pub mod limits;
 pub mod proto;
 pub mod loadgen;
 pub mod log;

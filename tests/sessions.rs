@@ -744,3 +744,36 @@ fn acl_errors_on_the_wire() {
         .unwrap();
     assert_eq!(r.err(), err::NO_AUTH);
 }
+
+/// A server started under a soft limit of 256 open files still takes 400 sessions: it lifts
+/// the soft limit to the hard one at start, as the JVM does for ZooKeeper. (Skipped where the
+/// hard limit itself is too low to show it, or against an external server.)
+#[test]
+fn more_sessions_than_the_inherited_open_files_limit() {
+    if std::env::var("ZKR_TEST_ADDR").is_ok() {
+        return;
+    }
+    // SAFETY: getrlimit writes only the struct we pass.
+    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
+    if r.rlim_max < 1024 || r.rlim_cur < 600 {
+        eprintln!("open files limit {}/{}: too low to show this here", r.rlim_cur, r.rlim_max);
+        return;
+    }
+    let mut p = common::proc::ZkrProc::new("nofile", &[("maxClientCnxns", "0")]);
+    p.open_files = Some(256);
+    p.start_ok();
+    let mut conns = Vec::new();
+    for _ in 0..400 {
+        let (c, rsp) = RawConn::session(&p.addr, 10_000);
+        assert_ne!(rsp.session_id, 0);
+        conns.push(c);
+    }
+    // Every one of them is served, the last as well as the first.
+    let last = conns.len() - 1;
+    for i in [0, last] {
+        let c = &mut conns[i];
+        let reply = c.call(op::EXISTS, &raw::path_watch_body("/", false)).expect("exists");
+        assert_eq!(reply.err(), err::OK);
+    }
+}

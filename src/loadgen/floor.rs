@@ -91,6 +91,8 @@ impl Floors {
 
 /// Runs the three measurements; the durable write in `dir`.
 pub fn measure(dir: &Path, watchers: usize, rounds: usize, slots: usize, seconds: f64) -> Result<Floors> {
+    // Two sockets per fan-out connection.
+    crate::limits::raise_open_files();
     // On threads of its own, so that pinning leaves the caller's thread as it was.
     let dir = dir.to_path_buf();
     std::thread::Builder::new()

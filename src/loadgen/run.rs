@@ -195,6 +195,8 @@ pub fn run(plan: Plan) -> std::result::Result<RunReport, String> {
         return Err("no servers given".into());
     }
     catch_sigint();
+    // A socket per session: a thousand watchers are past the usual soft limit.
+    crate::limits::raise_open_files();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

@@ -130,6 +130,8 @@ pub fn core_count(config: &Config) -> usize {
 /// Runs a standalone server until the process is killed.
 pub fn run(config: Config) -> Result<(), StartError> {
     let cores = core_count(&config);
+    let open_files = crate::limits::raise_open_files();
+    tracing::debug!(?open_files, "open files limit");
     check_uring()?;
     check_memlock(cores, config.io_memory_bytes)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {

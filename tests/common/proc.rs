@@ -45,6 +45,8 @@ pub struct ZkrProc {
     child: Option<Child>,
     /// Starts so far; the current (or last) run logs to `run-<runs>.log`.
     runs: usize,
+    /// Soft limit of open files the server starts with (the hard limit stays), if set.
+    pub open_files: Option<u64>,
 }
 
 /// Removes ANSI escape sequences (`ESC [ ... letter`), in case colours are forced on.
@@ -82,6 +84,7 @@ impl ZkrProc {
             cfg_path,
             child: None,
             runs: 0,
+            open_files: None,
         };
         p.set_config(extra_cfg);
         p
@@ -129,7 +132,25 @@ impl ZkrProc {
         assert!(self.child.is_none(), "server already running");
         self.runs += 1;
         let log = fs::File::create(self.log_path(self.runs)).unwrap();
-        let child = Command::new(zkr_bin())
+        let mut cmd = Command::new(zkr_bin());
+        if let Some(soft) = self.open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe libc calls between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let mut r: libc::rlimit = std::mem::zeroed();
+                    if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    r.rlim_cur = soft.min(r.rlim_max);
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd
             .arg("server")
             .arg("--config")
             .arg(&self.cfg_path)
