@@ -34,7 +34,9 @@
 //!   the time from spawn until `ruok` answers `imok` and a `getData` of the last-created znode
 //!   succeeds (bounded by `--restart-timeout`). A server that serves without that znode is
 //!   reported as "data lost on restart" (with how many of the znodes it still has), not waited
-//!   for. Also the data dir's size on disk (allocated blocks) and apparent size.
+//!   for. Also the data dir's size on disk (allocated blocks) and apparent size, and memory:
+//!   the server process's resident set empty, loaded and restarted, and for ZooKeeper (with
+//!   `jcmd`) the Java heap in use after a full GC, empty and loaded.
 //!
 //! Servers and temp dirs are removed on exit, on panic (Drop guards) and on ctrl-c/SIGTERM (a
 //! watcher thread); the servers also get SIGKILL if this process dies (PR_SET_PDEATHSIG).
@@ -391,6 +393,10 @@ struct Server {
 }
 
 impl Server {
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     fn data_dir(dir: &Path) -> PathBuf {
         dir.join("data")
     }
@@ -1088,6 +1094,63 @@ struct Restart {
     status: String,
     /// fdatasync probe in the server's dir right before it started.
     probe: Option<Fsync>,
+    /// The server process's resident memory: started and empty, loaded, and restarted on the
+    /// loaded data (ready).
+    rss_empty: Option<u64>,
+    rss_loaded: Option<u64>,
+    rss_restarted: Option<u64>,
+    /// ZooKeeper only, when `jcmd` is installed: Java heap in use right after a full GC, empty
+    /// and loaded (the live data, without the garbage RSS also holds).
+    heap_empty: Option<u64>,
+    heap_loaded: Option<u64>,
+}
+
+impl Restart {
+    /// Resident memory the load added, per znode.
+    fn rss_per_znode(&self) -> Option<f64> {
+        per_znode(self.rss_empty, self.rss_loaded, self.znodes)
+    }
+
+    /// Live Java heap the load added, per znode (ZooKeeper with `jcmd`).
+    fn heap_per_znode(&self) -> Option<f64> {
+        per_znode(self.heap_empty, self.heap_loaded, self.znodes)
+    }
+}
+
+fn per_znode(before: Option<u64>, after: Option<u64>, znodes: u64) -> Option<f64> {
+    match (before, after) {
+        (Some(b), Some(a)) if znodes > 0 => Some((a as f64 - b as f64) / znodes as f64),
+        _ => None,
+    }
+}
+
+/// Resident set size of process `pid` (VmRSS in /proc/PID/status), in bytes.
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Java heap in use right after a full GC of JVM `pid`, in bytes, via `jcmd` (a JDK tool; None
+/// when it is not installed or its output is not understood).
+fn jvm_live_heap(pid: u32) -> Option<u64> {
+    let run = |cmd: &str| {
+        Command::new("jcmd")
+            .args([pid.to_string().as_str(), cmd])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    run("GC.run")?;
+    let info = run("GC.heap_info")?;
+    // " garbage-first heap   total 262144K, used 12345K [0x...": the first "used NK" is the
+    // whole heap's.
+    let used = info.split("used ").nth(1)?;
+    let kib: u64 = used.split('K').next()?.trim().parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Bytes on disk (allocated blocks), apparent bytes and file count under `dir`; bounded depth.
@@ -1224,6 +1287,10 @@ async fn restart_one(env: &Env, kind: Kind, o: &Opts, base: &Path) -> Result<Res
     r.probe = Some(probe);
     let mut srv = Server::spawn(env, kind, &dir.path)?;
     let client = srv.wait_ready().await?;
+    let pid = srv.pid();
+    let heap = |pid: Option<u32>| if kind == Kind::Zk { pid.and_then(jvm_live_heap) } else { None };
+    r.heap_empty = heap(pid);
+    r.rss_empty = pid.and_then(rss_bytes);
     println!(
         "  {}: loading {} znodes of {VALUE_LEN} bytes ({} per multi, {LOAD_INFLIGHT} in flight)",
         kind.name(),
@@ -1247,6 +1314,8 @@ async fn restart_one(env: &Env, kind: Kind, o: &Opts, base: &Path) -> Result<Res
         ));
     }
     r.znode_count_before = mntr_value(&srv.addr, "zk_znode_count");
+    r.rss_loaded = pid.and_then(rss_bytes);
+    r.heap_loaded = heap(pid);
     println!(
         "  {}: loaded in {:.1} s ({:.0} znodes/s); SIGKILL and restart",
         kind.name(),
@@ -1292,6 +1361,7 @@ async fn restart_one(env: &Env, kind: Kind, o: &Opts, base: &Path) -> Result<Res
         match tokio::time::timeout(REQUEST_TIMEOUT, client.get_data(LOAD_LAST)).await {
             Ok(Ok(_)) => {
                 r.ready_s = Some(srv.spawned_at.elapsed().as_secs_f64());
+                r.rss_restarted = srv.pid().and_then(rss_bytes);
                 r.found_children = found_children(&client).await.ok().flatten();
                 r.status = if r.found_children == Some(r.znodes as i64) {
                     "ok".into()
@@ -1921,6 +1991,34 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
             )
             .unwrap();
         }
+        writeln!(out).unwrap();
+        writeln!(
+            out,
+            "memory: resident set of the server process; live heap = Java heap in use after a full GC (jcmd)"
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "{:<10} {:>10} {:>10} {:>14} {:>11} {:>15} {:>17}",
+            "server", "RSS empty", "RSS loaded", "RSS per znode", "RSS restart", "live heap empty", "live heap/znode"
+        )
+        .unwrap();
+        let opt_bytes = |b: Option<u64>| b.map(human_bytes).unwrap_or("-".into());
+        let opt_per = |x: Option<f64>| x.map(|v| format!("{v:.0} B")).unwrap_or("-".into());
+        for r in &restarts {
+            writeln!(
+                out,
+                "{:<10} {:>10} {:>10} {:>14} {:>11} {:>15} {:>17}",
+                r.server,
+                opt_bytes(r.rss_empty),
+                opt_bytes(r.rss_loaded),
+                opt_per(r.rss_per_znode()),
+                opt_bytes(r.rss_restarted),
+                opt_bytes(r.heap_empty),
+                opt_per(r.heap_per_znode())
+            )
+            .unwrap();
+        }
         let zr = restarts.iter().find(|r| r.server == "zkr");
         let zz = restarts.iter().find(|r| r.server == "zookeeper");
         if let (Some(a), Some(b)) = (zr, zz) {
@@ -1944,6 +2042,18 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
                 "-".into()
             };
             writeln!(out, "ratio zkr/zookeeper: restart ready time {rr}, load time {lr}, data dir on disk {dr}").unwrap();
+            let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
+                (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
+                _ => "-".into(),
+            };
+            writeln!(
+                out,
+                "ratio zkr/zookeeper: RSS per znode {}, RSS loaded {}, zkr RSS per znode / ZooKeeper live heap per znode {}",
+                ratio(a.rss_per_znode(), b.rss_per_znode()),
+                ratio(a.rss_loaded.map(|x| x as f64), b.rss_loaded.map(|x| x as f64)),
+                ratio(a.rss_per_znode(), b.heap_per_znode())
+            )
+            .unwrap();
         }
     }
     for f in &failures {
@@ -2124,6 +2234,13 @@ async fn run(o: &Opts, env: &Env) -> Result<i32, String> {
                             ("data_dir_bytes_on_disk", J::N(r.dir_alloc_bytes as f64)),
                             ("data_dir_bytes_apparent", J::N(r.dir_apparent_bytes as f64)),
                             ("data_dir_files", J::N(r.dir_files as f64)),
+                            ("rss_bytes_empty", J::opt_n(r.rss_empty.map(|x| x as f64))),
+                            ("rss_bytes_loaded", J::opt_n(r.rss_loaded.map(|x| x as f64))),
+                            ("rss_bytes_restarted", J::opt_n(r.rss_restarted.map(|x| x as f64))),
+                            ("rss_bytes_per_znode", J::opt_n(r.rss_per_znode())),
+                            ("live_heap_bytes_empty", J::opt_n(r.heap_empty.map(|x| x as f64))),
+                            ("live_heap_bytes_loaded", J::opt_n(r.heap_loaded.map(|x| x as f64))),
+                            ("live_heap_bytes_per_znode", J::opt_n(r.heap_per_znode())),
                             ("imok_s", J::opt_n(r.imok_s)),
                             ("ready_s", J::opt_n(r.ready_s)),
                             ("found_znodes", J::opt_n(r.found_children.map(|x| x as f64))),
