@@ -99,6 +99,8 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
     };
     let mut sessions: std::collections::BTreeMap<i64, i32> = snap_sessions.into_iter().collect();
     let mut triggers = Vec::new();
+    // Nothing reads the tree until recovery ends: replay changes nodes in place.
+    tree.stage_writes();
     let rec = crate::log::recover::recover(&logs, base_zxid, |txn: Txn| {
         match &txn.body {
             TxnBody::CreateSession { timeout_ms } => {
@@ -112,6 +114,7 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
         tree.apply(&txn, &mut triggers);
         triggers.clear();
     })?;
+    tree.publish_staged();
     if let Some(cut) = &rec.cut {
         tracing::warn!(
             path = %cut.path.display(),
