@@ -307,5 +307,10 @@ fn floor_reports_every_figure_and_cleans_up() {
     // A bad argument is an error, not a run.
     let out = zkr().args(["bench", "floor", "--seconds", "0"]).output().unwrap();
     assert!(!out.status.success());
+    let missing = dir.join("missing");
+    let out = zkr().args(["bench", "floor", missing.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("zkr bench:") && err.contains("missing"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

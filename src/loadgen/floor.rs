@@ -91,6 +91,12 @@ impl Floors {
 
 /// Runs the three measurements; the durable write in `dir`.
 pub fn measure(dir: &Path, watchers: usize, rounds: usize, slots: usize, seconds: f64) -> Result<Floors> {
+    // The disk test comes last: a wrong directory should not wait for the others.
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(format!("{}: not a directory", dir.display())),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    }
     // Two sockets per fan-out connection.
     crate::limits::raise_open_files();
     // On threads of its own, so that pinning leaves the caller's thread as it was.
