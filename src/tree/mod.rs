@@ -346,8 +346,7 @@ impl DataTree {
             each(txn, result, triggers);
         }
         if !outer {
-            self.move_staged();
-            self.staged = None;
+            self.publish_staged();
         }
         self.last_zxid = last_zxid;
         self.arena.end(last_zxid);
