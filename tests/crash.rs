@@ -916,8 +916,8 @@ fn srv_raw_session(srv: &ZkrProc) -> (raw::RawConn, raw::ConnectResponse) {
 
 /// A client that was connected before a crash resumes its session on the restarted server,
 /// within the session timeout, with the id and password it was given (as with ZooKeeper,
-/// whose session passwords do not change across restarts). Its ephemeral stays, and is
-/// removed when the session is closed.
+/// whose session passwords do not change across restarts), presenting the last zxid it saw
+/// as every client does. Its ephemeral stays, and is removed when the session is closed.
 #[test]
 fn session_resumes_after_restart() {
     let mut srv = ZkrProc::new("resume", CONFIG);
@@ -931,17 +931,17 @@ fn session_resumes_after_restart() {
         )
         .unwrap();
     assert_eq!(r.err(), 0);
+    let seen = r.header.zxid;
+    assert!(seen > 0, "the create's reply carries its zxid");
     srv.kill9();
     drop(conn);
-    srv.start_ok();
+    // No session is opened before the resume: it must not take a write for the server to
+    // know the zxids it recovered.
+    srv.start_unprobed();
     let mut again = raw::RawConn::connect(&srv.addr).unwrap();
-    let resumed = again
-        .handshake(&raw::ConnectRequest::resume(
-            EPH_TIMEOUT_MS,
-            rsp.session_id,
-            &rsp.passwd,
-        ))
-        .unwrap();
+    let mut resume = raw::ConnectRequest::resume(EPH_TIMEOUT_MS, rsp.session_id, &rsp.passwd);
+    resume.last_zxid_seen = seen;
+    let resumed = again.handshake(&resume).unwrap();
     assert_eq!(
         (resumed.session_id, resumed.timeout_ms > 0),
         (rsp.session_id, true),

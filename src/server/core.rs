@@ -62,13 +62,15 @@ impl Core {
         leader_inbox: Option<LocalSender<LeaderMsg>>,
     ) -> Core {
         let stats = shared.stats[id].clone();
+        let delivered = shared.arena.applied_zxid();
         Core {
             id,
             shared,
             stats,
             conns: RefCell::new(HashMap::new()),
             watches: RefCell::new(WatchTable::default()),
-            delivered_zxid: Cell::new(0),
+            // Recovered txns have no watchers to tell.
+            delivered_zxid: Cell::new(delivered),
             blocked: RefCell::new(BTreeSet::new()),
             latency: RefCell::new(Default::default()),
             touched: RefCell::new(BTreeSet::new()),
@@ -122,6 +124,17 @@ impl Core {
         if self.senders.send_to(core, m).await.is_err() {
             tracing::error!(core, "mesh send failed");
         }
+    }
+
+    /// Takes over a connection accepted on another core. Applied batches skip a core with no
+    /// connections (`Leader::finish`), so first catch up with what was applied meanwhile: no
+    /// connection here was watching it.
+    pub fn adopt(self: &Rc<Self>, stream: glommio::net::AcceptedTcpStream) -> glommio::net::TcpStream {
+        let applied = self.shared.applied_zxid.load(std::sync::atomic::Ordering::SeqCst);
+        if applied > self.delivered_zxid.get() {
+            self.delivered_zxid.set(applied);
+        }
+        stream.bind_to_executor()
     }
 
     /// Handles one applied batch: watch events first, then replies, then closes.

@@ -447,17 +447,31 @@ impl<S: TxnSink> Leader<S> {
         let has_changes = applied.upto_zxid != 0
             || !applied.closed_sessions.is_empty()
             || !applied.moved_sessions.is_empty();
+        let shared = &self.core.shared;
+        if applied.upto_zxid > shared.applied_zxid.load(Ordering::SeqCst) {
+            shared.applied_zxid.store(applied.upto_zxid, Ordering::SeqCst);
+        }
         let applied = Arc::new(applied);
-        for core in 0..self.core.shared.cores {
-            let outcomes = per_core.remove(&core).unwrap_or_default();
-            if outcomes.is_empty() && !has_changes {
+        // This core's replies first: a message to another core may wake its executor, which
+        // costs tens of µs on a VM.
+        let local = per_core.remove(&LEADER_CORE).unwrap_or_default();
+        if !local.is_empty() || has_changes {
+            self.core.on_applied(&applied, local);
+        }
+        for core in 0..shared.cores {
+            if core == LEADER_CORE {
                 continue;
             }
-            if core == LEADER_CORE {
-                self.core.on_applied(&applied, outcomes);
-            } else {
-                self.core.send(core, Msg::Applied(applied.clone(), outcomes)).await;
+            let outcomes = per_core.remove(&core).unwrap_or_default();
+            // A core with no connections has no watches, held reads or sessions to close; a
+            // connection handed to it later catches up from `applied_zxid` (`Core::adopt`).
+            // The acceptor runs on this core, so the count cannot rise between this check
+            // and that catch-up.
+            let idle = shared.live[core].load(Ordering::SeqCst) == 0;
+            if outcomes.is_empty() && (!has_changes || idle) {
+                continue;
             }
+            self.core.send(core, Msg::Applied(applied.clone(), outcomes)).await;
         }
     }
 }

@@ -96,6 +96,11 @@ impl LogThread {
         self.state().done.pop_front()
     }
 
+    /// Whether a finished job waits to be reported (`try_done` would return it).
+    pub fn has_done(&self) -> bool {
+        !self.state().done.is_empty()
+    }
+
     /// Waits until a job may have finished since the last call (`try_done` tells).
     pub async fn wait_done(&mut self) -> std::io::Result<()> {
         let mut buf = [0u8; 64];

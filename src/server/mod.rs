@@ -171,6 +171,8 @@ pub fn run(config: Config) -> Result<(), StartError> {
         config,
         per_ip: papaya::HashMap::new(),
         assigned: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+        live: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+        applied_zxid: std::sync::atomic::AtomicI64::new(tree.last_zxid()),
     });
     let fresh = clock::wall_ms() as u64 ^ (std::process::id() as u64) << 32 ^ clock::mono_us();
     let secret = storage::session_secret(&shared.config, fresh)?;
@@ -298,7 +300,7 @@ fn dispatch(core: &Rc<Core>, m: Msg) {
         }
         Msg::Applied(applied, outcomes) => core.on_applied(&applied, outcomes),
         Msg::Accepted(stream) => {
-            let stream = stream.bind_to_executor();
+            let stream = core.adopt(stream);
             glommio::spawn_local(guarded(core.clone(), stream)).detach();
         }
         Msg::ReportRequest { reply_to, id, reset } => {
@@ -325,6 +327,7 @@ async fn accept_loop(core: Rc<Core>, listener: glommio::net::TcpListener) {
         };
         let target = least_loaded(&core.shared);
         core.shared.assigned[target].fetch_add(1, Ordering::Relaxed);
+        core.shared.live[target].fetch_add(1, Ordering::SeqCst);
         if target == core.id {
             let s = stream.bind_to_executor();
             glommio::spawn_local(guarded(core.clone(), s)).detach();
@@ -360,13 +363,16 @@ fn least_loaded(shared: &Shared) -> usize {
 /// The acceptor's count for the connection is given back by the connection when it starts
 /// closing (`Conn::close_after_flush`), or here if it is refused.
 async fn guarded(core: Rc<Core>, s: glommio::net::TcpStream) {
+    let live = &core.shared.live[core.id];
     if !admit(&s, &core.shared) {
         core.shared.assigned[core.id].fetch_sub(1, Ordering::Relaxed);
+        live.fetch_sub(1, Ordering::SeqCst);
         return;
     }
     let ip = s.peer_addr().ok().map(|a| a.ip());
     let shared = core.shared.clone();
-    conn::serve(core, s).await;
+    conn::serve(core.clone(), s).await;
+    core.shared.live[core.id].fetch_sub(1, Ordering::SeqCst);
     if let Some(ip) = ip
         && let Some(c) = shared.per_ip.pin().get(&ip) {
             c.fetch_sub(1, Ordering::SeqCst);

@@ -30,6 +30,12 @@ pub struct Shared {
     pub per_ip: papaya::HashMap<std::net::IpAddr, Arc<std::sync::atomic::AtomicU32>>,
     /// Connections handed to each core and not yet closed (the acceptor's balance).
     pub assigned: Vec<AtomicU64>,
+    /// Connections handed to each core whose task has not ended yet (counted on the
+    /// accepting core before the hand-over): with none, a core has nothing to hear of an
+    /// applied batch.
+    pub live: Vec<AtomicU64>,
+    /// The last zxid whose batch the consensus core has applied and handed out.
+    pub applied_zxid: std::sync::atomic::AtomicI64,
 }
 
 impl Shared {

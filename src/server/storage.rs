@@ -114,7 +114,7 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
         tree.apply(&txn, &mut triggers);
         triggers.clear();
     })?;
-    tree.publish_staged();
+    tree.publish_replayed();
     if let Some(cut) = &rec.cut {
         tracing::warn!(
             path = %cut.path.display(),
@@ -230,6 +230,8 @@ impl DurableSink {
             segment_bytes,
             spare: Default::default(),
             spare_in_flight: Default::default(),
+            txns_in_flight: 0,
+            quiet: false,
         };
         glommio::spawn_local_into(disk.run(), tq)
             .map_err(|e| format!("cannot start the log's disk task: {e}"))?
@@ -281,6 +283,10 @@ struct DiskTask {
     /// A zero-filled segment made in the background, waiting to be handed to the writer.
     spare: std::rc::Rc<std::cell::RefCell<Option<PathBuf>>>,
     spare_in_flight: std::rc::Rc<std::cell::Cell<bool>>,
+    /// Txns in the write last handed to the sync thread.
+    txns_in_flight: usize,
+    /// Nothing was waiting when the last write finished: requests come one at a time.
+    quiet: bool,
 }
 
 /// Inline batches gathered into one write: where it goes, the bytes, and what to commit
@@ -292,11 +298,20 @@ struct Gathered {
     commits: Vec<Commit>,
     /// Zero fill follows the last batch up to here (`InlineWrite::zero_until`).
     zero_until: u64,
+    /// Txns in the gathered batches.
+    txns: usize,
 }
 
 /// Log jobs handed to the sync thread and not yet reported done, at most: the one being
 /// written and those queued behind it (which the thread may join into one write).
 const JOBS_IN_FLIGHT_MAX: usize = 4;
+
+/// A write of at most this many txns, alone in flight while requests come one at a time, is
+/// waited for by polling (`DiskTask::poll_small_write`).
+const SMALL_WRITE_TXNS: usize = 2;
+
+/// How long a small write is polled for before the disk task parks on the sync thread's signal.
+const SMALL_WRITE_POLL: std::time::Duration = std::time::Duration::from_micros(250);
 
 /// A batch written inline, to commit (`LogWriter::commit_inline`) once durable.
 struct Commit {
@@ -337,6 +352,9 @@ impl DiskTask {
                 continue;
             }
             // Writes are in flight (else the queue would have been taken above).
+            if !queued && self.poll_small_write(in_flight.len()).await {
+                continue;
+            }
             let sync = self.sync.as_mut().ok_or_else(|| std::io::Error::other("log writes in flight without a sync thread"))?;
             if queued {
                 sync.wait_done().await?;
@@ -350,8 +368,37 @@ impl DiskTask {
         }
     }
 
+    /// When requests come one at a time (nothing was queued when the last write finished)
+    /// and one small write is in flight, waits for it by polling, on this executor, for at
+    /// most `SMALL_WRITE_POLL`: parking the executor and being woken by the sync thread's
+    /// signal costs more than the rest of a 1x1 write's server time. Under load the executor
+    /// parks as before, and requests that come in meanwhile are read at once. Returns
+    /// whether the write finished or more work was queued meanwhile.
+    async fn poll_small_write(&mut self, in_flight: usize) -> bool {
+        if !self.quiet || in_flight != 1 || self.txns_in_flight > SMALL_WRITE_TXNS {
+            return false;
+        }
+        let Some(sync) = self.sync.as_ref() else { return false };
+        let deadline = std::time::Instant::now() + SMALL_WRITE_POLL;
+        while std::time::Instant::now() < deadline {
+            if !self.state.queue.borrow().is_empty() || self.state.closed.get() {
+                // Requests overlap the writes now: stop polling until they come singly again.
+                self.quiet = false;
+                return true;
+            }
+            if sync.has_done() {
+                return true;
+            }
+            // Lets this core's other task queues run; glommio's preemption timer still
+            // polls the rings in between.
+            glommio::executor().yield_task_queue_now().await;
+        }
+        false
+    }
+
     /// Commits, in order, the writes the sync thread has finished.
     fn reap(&mut self, in_flight: &mut VecDeque<Vec<Commit>>) -> std::io::Result<()> {
+        let mut reaped = false;
         while let Some(result) = self.sync.as_ref().and_then(|s| s.try_done()) {
             result?;
             let commits = in_flight.pop_front().ok_or_else(|| std::io::Error::other("a log write finished twice"))?;
@@ -359,6 +406,10 @@ impl DiskTask {
                 self.writer()?.commit_inline(c.offset, c.len, c.last_zxid);
                 self.durable(c.ticket);
             }
+            reaped = true;
+        }
+        if reaped {
+            self.quiet = in_flight.is_empty() && self.state.queue.borrow().is_empty();
         }
         Ok(())
     }
@@ -386,11 +437,19 @@ impl DiskTask {
                         g.bytes.extend_from_slice(&w.bytes);
                         g.commits.push(c);
                         g.zero_until = w.zero_until;
+                        g.txns += txns.len();
                     }
                     _ => {
                         self.submit(gathered.take(), in_flight)?;
                         let zero_until = w.zero_until;
-                        gathered = Some(Gathered { path: w.path, offset: w.offset, bytes: w.bytes, commits: vec![c], zero_until });
+                        gathered = Some(Gathered {
+                            path: w.path,
+                            offset: w.offset,
+                            bytes: w.bytes,
+                            commits: vec![c],
+                            zero_until,
+                            txns: txns.len(),
+                        });
                     }
                 }
                 continue;
@@ -428,6 +487,7 @@ impl DiskTask {
         }
         let job = super::log_thread::Job { path: g.path, offset: g.offset, bytes: g.bytes, dsync };
         self.sync.as_ref().expect("started above").submit(job);
+        self.txns_in_flight = g.txns;
         in_flight.push_back(g.commits);
         Ok(())
     }

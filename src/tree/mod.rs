@@ -261,6 +261,15 @@ impl DataTree {
         self.stage_all = false;
     }
 
+    /// Ends a replay (`stage_writes`, then `apply` txn by txn): publishes the staged nodes and
+    /// marks the arena applied up to the last replayed zxid, which readers and reconnecting
+    /// clients (their last zxid seen) compare against.
+    pub fn publish_replayed(&mut self) {
+        self.publish_staged();
+        self.arena.begin(self.last_zxid);
+        self.arena.end(self.last_zxid);
+    }
+
     /// Moves the staged nodes into the arena, staying in staging mode.
     fn move_staged(&mut self) {
         if let Some(staged) = &mut self.staged {
@@ -588,10 +597,12 @@ mod tests {
                 ta.clear();
                 tb.clear();
             }
-            staged.publish_staged();
+            staged.publish_replayed();
             direct.invariants();
             staged.invariants();
             same_trees(&direct, &staged, seed);
+            assert_eq!(staged.arena().applied_zxid(), 1500, "seed {seed}: readers see the replayed zxid");
+            assert_eq!(staged.arena().read(|_| ()).1.upto_zxid, 1500, "seed {seed}");
         }
     }
 

@@ -166,20 +166,34 @@ impl ZkrProc {
     /// Starts the server and waits (bounded) until it answers `ruok` and opens a session, or
     /// exits.
     pub fn start(&mut self) -> Started {
+        self.start_probing(true)
+    }
+
+    /// Starts the server and waits (bounded) until it answers `ruok`, without opening a
+    /// session: nothing is written before the test's own first request. Panics with its log
+    /// unless it comes up.
+    pub fn start_unprobed(&mut self) {
+        if let Started::Exited { status, log } = self.start_probing(false) {
+            panic!("zkr did not start ({status}); log:
+{log}");
+        }
+    }
+
+    fn start_probing(&mut self, sessions: bool) -> Started {
         // A port can be held for a moment by someone else (see `restartable_port`): retry a
         // bind failure a few times.
         for _ in 0..5 {
-            match self.start_once() {
+            match self.start_once(sessions) {
                 Started::Exited { log, .. } if log.contains("Address already in use") => {
                     std::thread::sleep(Duration::from_millis(300));
                 }
                 other => return other,
             }
         }
-        self.start_once()
+        self.start_once(sessions)
     }
 
-    fn start_once(&mut self) -> Started {
+    fn start_once(&mut self, sessions: bool) -> Started {
         self.spawn();
         let deadline = Instant::now() + START_BOUND;
         loop {
@@ -191,7 +205,7 @@ impl ZkrProc {
                     log: self.log(),
                 };
             }
-            if ruok(&self.addr) && accepts_sessions(&self.addr) {
+            if ruok(&self.addr) && (!sessions || accepts_sessions(&self.addr)) {
                 return Started::Up;
             }
             if Instant::now() > deadline {
