@@ -270,7 +270,7 @@ async fn shard_main(
             glommio::Latency::Matters(CONSENSUS_LATENCY),
             "consensus",
         );
-        let sink = storage::DurableSink::new(writer, storage::log_dir(cfg), cfg.log_segment_bytes, tq)?;
+        let sink = storage::DurableSink::new(writer, storage::log_dir(cfg), cfg.log_segment_bytes, tq, shared.clone())?;
         let leader = leader::Leader::new(core.clone(), tree, sessions, sink).with_snapshots(plan);
         glommio::spawn_local_into(leader.run(rx), tq)
             .map_err(|e| format!("cannot start the consensus pipeline: {e}"))?
