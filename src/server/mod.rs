@@ -372,7 +372,7 @@ async fn guarded(core: Rc<Core>, s: glommio::net::TcpStream) {
     let ip = s.peer_addr().ok().map(|a| a.ip());
     let shared = core.shared.clone();
     conn::serve(core.clone(), s).await;
-    core.shared.live[core.id].fetch_sub(1, Ordering::SeqCst);
+    live.fetch_sub(1, Ordering::SeqCst);
     if let Some(ip) = ip
         && let Some(c) = shared.per_ip.pin().get(&ip) {
             c.fetch_sub(1, Ordering::SeqCst);
