@@ -225,6 +225,7 @@ def best_floor(floors):
         "fanout_p50_us": min(f["fanout_p50_us"] for f in fl),
         "sessions_per_s": max(f["sessions_per_s"] for f in fl),
         "write_gap_p50_us": min(f["write_gap_p50_us"] for f in fl),
+        "write_rtt_p50_us": min(f["write_rtt_p50_us"] for f in fl),
     }
 
 
@@ -246,8 +247,11 @@ def targets(rows, fsync_p50, floor):
         ("reads: get 16x16 throughput zkr/ZK", val("get 16x16", "get", lambda r: r["ratio"]["ops_per_sec"]), ">=", 4.0, None),
         ("reads: get 16x16 p99 zkr/ZK", val("get 16x16", "get", lambda r: r["ratio"]["p99_us"]), "<=", 0.25, None),
         ("writes: set 16x16 throughput zkr/ZK", val("set 16x16", "set", lambda r: r["ratio"]["ops_per_sec"]), ">=", 3.0, None),
+        # The floor's bound on this target is its own best 1x1 round trip (request, inline
+        # O_DSYNC write, reply) minus the same fsync p50: on an idle vCPU a lone write can
+        # take longer than `zkr bench fsync`'s back-to-back ones, and no server avoids that.
         ("set 1x1: zkr p50 − fsync p50 (µs)", None if set11 is None or fsync_p50 is None else set11 - fsync_p50, "<=", 50.0,
-         fl.get("write_gap_p50_us")),
+         None if fl.get("write_rtt_p50_us") is None or fsync_p50 is None else fl["write_rtt_p50_us"] - fsync_p50),
         ("watch 1000: fanout p50 zkr/ZK", val("watch 1000", "fanout", lambda r: r["ratio"]["p50_us"]), "<=", 0.1,
          over(fl.get("fanout_p50_us"), zk_fan)),
         ("sessions 16: open ops/s zkr/ZK", val("sessions 16", "open", lambda r: r["ratio"]["ops_per_sec"]), ">=", 4.0,
@@ -364,7 +368,8 @@ def report(out, zkr):
 
     md += ["## Targets", "",
            "\"machine limit\": the best value any server could reach here, from `zkr bench floor` (bare kernel "
-           "calls, no server logic: the better of its start and end readings) against ZooKeeper's median; "
+           "calls, no server logic: the better of its start and end readings) against ZooKeeper's median, "
+           "or for set 1x1 its request / inline O_DSYNC write / reply round trip minus the same fsync p50; "
            "\"-\" where it does not bound the target.", "",
            "| target | value | want | result | machine limit | reachable here |", "|---|---|---|---|---|---|"]
     for t in tg:
@@ -373,7 +378,8 @@ def report(out, zkr):
     md.append("")
     def floor_s(f):
         return "-" if not f else (f"fan-out {fmt(f['fanout_p50_us'])} µs, sessions {fmt(f['sessions_per_s'])}/s, "
-                                  f"1x1 write gap {fmt(f['write_gap_p50_us'])} µs")
+                                  f"1x1 round trip {fmt(f['write_rtt_p50_us'])} µs "
+                                  f"(its write {fmt(f['write_p50_us'])} µs, gap {fmt(f['write_gap_p50_us'])} µs)")
     md += [f"Machine floor (`zkr bench floor`): start {floor_s(floors['start'])}; end {floor_s(floors['end'])}.", ""]
     if plot_files:
         md += ["Plots (median rep of each server): " + ", ".join(plot_files), ""]
