@@ -25,6 +25,12 @@ pub const CONN_OUTPUT_BYTES_MAX: usize = 8 << 20;
 /// Capacity of each cross-core channel (messages). A full channel makes the sender wait.
 pub const MESH_CHANNEL_CAPACITY: usize = 4096;
 
+/// A connection's read buffer starts at this size...
+pub const READ_BUF_MIN_BYTES: usize = 1024;
+
+/// ...and doubles, each time a read fills it, up to this.
+pub const READ_BUF_MAX_BYTES: usize = 64 * 1024;
+
 /// glommio shares of the consensus task queue (the pipeline and the log's disk task); a
 /// connection's queue has the default 1000, so a runnable consensus task goes first.
 pub const CONSENSUS_SHARES: usize = 10_000;

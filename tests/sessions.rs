@@ -777,3 +777,44 @@ fn more_sessions_than_the_inherited_open_files_limit() {
         assert_eq!(reply.err(), err::OK);
     }
 }
+
+/// An idle session costs the server a few KiB, not a 64 KiB read buffer each (which made
+/// idle sessions 63–72 KB of RSS each). Memory, not time: the bound is 3x what is measured.
+#[test]
+fn idle_sessions_hold_little_memory() {
+    if std::env::var("ZKR_TEST_ADDR").is_ok() {
+        return;
+    }
+    // Enough that the allocator's granularity (MiB-sized arenas) is a few KiB per session.
+    const SESSIONS: u64 = 1000;
+    // SAFETY: getrlimit writes only the struct we pass.
+    let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
+    // The test's own connections need descriptors too: lift its soft limit to the hard one.
+    r.rlim_cur = r.rlim_max;
+    // SAFETY: setrlimit reads only the struct we pass.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) };
+    if r.rlim_cur < SESSIONS + 200 {
+        eprintln!("open files limit {}: too low for this test", r.rlim_cur);
+        return;
+    }
+    let mut p = common::proc::ZkrProc::new("idle-memory", &[("maxClientCnxns", "0")]);
+    p.start_ok();
+    // Warm up: the first sessions also allocate per-core and per-table state.
+    let warm: Vec<_> = (0..20).map(|_| RawConn::session(&p.addr, 30_000).0).collect();
+    let before = p.rss_kib().expect("server RSS");
+    let mut conns = Vec::new();
+    for _ in 0..SESSIONS {
+        let (c, rsp) = RawConn::session(&p.addr, 30_000);
+        assert_ne!(rsp.session_id, 0);
+        conns.push(c);
+    }
+    // Every connection has been read from (its handshake answered): its buffers exist.
+    let c = conns.last_mut().unwrap();
+    assert_eq!(c.call(op::EXISTS, &raw::path_watch_body("/", false)).expect("exists").err(), err::OK);
+    let after = p.rss_kib().expect("server RSS");
+    let per_session = after.saturating_sub(before) * 1024 / SESSIONS;
+    eprintln!("RSS {before} KiB -> {after} KiB with {SESSIONS} more idle sessions: {per_session} B each");
+    assert!(per_session < 24 * 1024, "{per_session} B of RSS per idle session");
+    drop(warm);
+}

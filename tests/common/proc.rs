@@ -250,6 +250,15 @@ impl ZkrProc {
         }
     }
 
+    /// The server's resident set size in KiB, while it runs: from `smaps_rollup`, which
+    /// walks the page tables (`VmRSS` in `status` is a per-CPU approximation).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+        let line = rollup.lines().find(|l| l.starts_with("Rss:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// True while the spawned process has not exited.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
