@@ -11,7 +11,9 @@ use crate::tree::OpResult;
 
 /// Header error and encoded body of a write's reply.
 pub fn write_reply(op: &WriteOp, result: &OpResult) -> (ErrorCode, Vec<u8>) {
-    let mut body = Vec::new();
+    // Sized up front: growing from empty took 4–5 reallocations per answer, on the consensus
+    // core (4% of its samples under set 16x16).
+    let mut body = Vec::with_capacity(body_capacity(result));
     let err = match (op, result) {
         (_, OpResult::Error(e)) => *e,
         (WriteOp::Create { op, .. }, OpResult::Create { path, stat }) => {
@@ -40,6 +42,20 @@ pub fn write_reply(op: &WriteOp, result: &OpResult) -> (ErrorCode, Vec<u8>) {
     (err, body)
 }
 
+/// Bytes of an encoded Stat: six longs and five ints.
+const STAT_BYTES: usize = 8 * 6 + 4 * 5;
+
+/// The encoded size of `result`'s answer body, or close above it.
+fn body_capacity(result: &OpResult) -> usize {
+    match result {
+        OpResult::Create { path, .. } => 4 + path.len() + STAT_BYTES,
+        OpResult::SetData(_) | OpResult::SetAcl(_) => STAT_BYTES,
+        // Per result: a header (type, done, err) and at most a path and a stat.
+        OpResult::Multi(rs) => 9 + rs.iter().map(|r| 9 + body_capacity(r)).sum::<usize>(),
+        _ => 0,
+    }
+}
+
 fn multi_result(op: &MultiOp, r: &OpResult) -> MultiResult {
     match (op, r) {
         (_, OpResult::Error(e)) => MultiResult::Error { err: e.code() },
@@ -66,4 +82,49 @@ pub fn frame(xid: i32, zxid: i64, err: ErrorCode, body: &[u8], out: &mut Vec<u8>
     }
     let len = (out.len() - start - 4) as u32;
     out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat() -> Stat {
+        Stat { czxid: 1, pzxid: 2, ..Default::default() }
+    }
+
+    #[test]
+    fn answer_bodies_fit_the_capacity_given_up_front() {
+        let mut encoded = Vec::new();
+        stat().write(&mut encoded);
+        assert_eq!(encoded.len(), STAT_BYTES);
+        let create = |op| WriteOp::Create {
+            op,
+            req: CreateRequest { path: "/a/b".into(), ..Default::default() },
+            ttl: -1,
+        };
+        let created = OpResult::Create { path: "/a/b0000000001".into(), stat: stat() };
+        let multi_ops = vec![
+            MultiOp::Create2(CreateRequest { path: "/m".into(), ..Default::default() }),
+            MultiOp::SetData(SetDataRequest::default()),
+            MultiOp::Delete(DeleteRequest::default()),
+        ];
+        let multi = OpResult::Multi(vec![
+            OpResult::Create { path: "/m".into(), stat: stat() },
+            OpResult::SetData(stat()),
+            OpResult::Delete,
+        ]);
+        let cases = [
+            (create(OpCode::Create), created.clone()),
+            (create(OpCode::Create2), created),
+            (WriteOp::SetData(SetDataRequest::default()), OpResult::SetData(stat())),
+            (WriteOp::SetAcl(SetACLRequest::default()), OpResult::SetAcl(stat())),
+            (WriteOp::Multi(multi_ops), multi),
+        ];
+        for (op, result) in &cases {
+            let (err, body) = write_reply(op, result);
+            assert_eq!(err, ErrorCode::Ok);
+            assert!(!body.is_empty(), "{op:?}");
+            assert!(body.len() <= body_capacity(result), "{op:?}: {} > {}", body.len(), body_capacity(result));
+        }
+    }
 }

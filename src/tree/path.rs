@@ -31,32 +31,28 @@ pub fn validate(path: &str, sequential: bool) -> Result<(), InvalidPath> {
     if path.ends_with('/') {
         return Err(InvalidPath("path must not end with / character"));
     }
-    let mut prev = '/';
-    let chars: Vec<char> = path.chars().collect();
-    for (i, &c) in chars.iter().enumerate().skip(1) {
+    // The two characters before `c` and the one after it, without collecting the path (this
+    // runs for every write, on the consensus core).
+    let (mut before, mut prev) = ('/', '/');
+    let mut chars = path.chars().skip(1).peekable();
+    while let Some(c) = chars.next() {
+        let after = chars.peek().copied();
         if c == '\0' {
             return Err(InvalidPath("null character not allowed"));
         }
         if c == '/' && prev == '/' {
             return Err(InvalidPath("empty node name specified"));
         }
-        if c == '.' && prev == '.' {
-            let before = if i >= 2 { chars[i - 2] } else { '/' };
-            let after = chars.get(i + 1).copied();
-            if before == '/' && (after.is_none() || after == Some('/')) {
-                return Err(InvalidPath("relative paths not allowed"));
-            }
+        if c == '.' && prev == '.' && before == '/' && (after.is_none() || after == Some('/')) {
+            return Err(InvalidPath("relative paths not allowed"));
         }
-        if c == '.' && prev == '/' {
-            let after = chars.get(i + 1).copied();
-            if after.is_none() || after == Some('/') {
-                return Err(InvalidPath("relative paths not allowed"));
-            }
+        if c == '.' && prev == '/' && (after.is_none() || after == Some('/')) {
+            return Err(InvalidPath("relative paths not allowed"));
         }
         if bad_char(c) {
             return Err(InvalidPath("invalid character"));
         }
-        prev = c;
+        (before, prev) = (prev, c);
     }
     Ok(())
 }
@@ -136,6 +132,47 @@ mod tests {
         }
         assert!(validate("/a/", true).is_ok());
         assert!(validate("/a\u{1}", false).is_err());
+    }
+
+    /// The check as first written (collecting the path's chars), to compare against.
+    fn validate_by_index(path: &str) -> bool {
+        if path.is_empty() || path.len() > crate::constants::PATH_BYTES_MAX || !path.starts_with('/') {
+            return false;
+        }
+        if path.len() == 1 {
+            return true;
+        }
+        if path.ends_with('/') {
+            return false;
+        }
+        let chars: Vec<char> = path.chars().collect();
+        for i in 1..chars.len() {
+            let (c, prev) = (chars[i], chars[i - 1]);
+            let before = if i >= 2 { chars[i - 2] } else { '/' };
+            let after = chars.get(i + 1).copied();
+            let ends_name = after.is_none() || after == Some('/');
+            if c == '\0' || (c == '/' && prev == '/') || bad_char(c) {
+                return false;
+            }
+            if c == '.' && ((prev == '.' && before == '/' && ends_name) || (prev == '/' && ends_name)) {
+                return false;
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn validation_agrees_with_the_indexed_check_on_every_short_path() {
+        let alphabet = ['/', '.', 'a', '\0', '\u{1}', 'é', '\u{10000}'];
+        let mut paths = vec![String::new()];
+        for _ in 0..6 {
+            let longer: Vec<String> =
+                paths.iter().flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}"))).collect();
+            for p in &longer {
+                assert_eq!(validate(p, false).is_ok(), validate_by_index(p), "{p:?}");
+            }
+            paths = longer;
+        }
     }
 
     #[test]
