@@ -50,8 +50,12 @@ fn body_capacity(result: &OpResult) -> usize {
     match result {
         OpResult::Create { path, .. } => 4 + path.len() + STAT_BYTES,
         OpResult::SetData(_) | OpResult::SetAcl(_) => STAT_BYTES,
-        // Per result: a header (type, done, err) and at most a path and a stat.
-        OpResult::Multi(rs) => 9 + rs.iter().map(|r| 9 + body_capacity(r)).sum::<usize>(),
+        // Per result: a header (type, done, err), then its code if it failed, or at most a
+        // path and a stat.
+        OpResult::Multi(rs) => {
+            let one = |r: &OpResult| 9 + if matches!(r, OpResult::Error(_)) { 4 } else { body_capacity(r) };
+            9 + rs.iter().map(one).sum::<usize>()
+        }
         _ => 0,
     }
 }
@@ -118,7 +122,15 @@ mod tests {
             (create(OpCode::Create2), created),
             (WriteOp::SetData(SetDataRequest::default()), OpResult::SetData(stat())),
             (WriteOp::SetAcl(SetACLRequest::default()), OpResult::SetAcl(stat())),
-            (WriteOp::Multi(multi_ops), multi),
+            (WriteOp::Multi(multi_ops.clone()), multi),
+            (
+                WriteOp::Multi(multi_ops),
+                OpResult::Multi(vec![
+                    OpResult::Error(ErrorCode::Ok),
+                    OpResult::Error(ErrorCode::BadVersion),
+                    OpResult::Error(ErrorCode::RuntimeInconsistency),
+                ]),
+            ),
         ];
         for (op, result) in &cases {
             let (err, body) = write_reply(op, result);
