@@ -34,7 +34,10 @@ pub struct Shared {
     /// accepting core before the hand-over): with none, a core has nothing to hear of an
     /// applied batch.
     pub live: Vec<AtomicU64>,
-    /// The last zxid whose batch the consensus core has applied and handed out.
+    /// The last zxid whose batch the consensus core has applied and handed out. Not the
+    /// arena's applied zxid: that one moves when a batch is applied, before its outcomes are
+    /// sent, and a core adopting a connection (`Core::adopt`) must not count as delivered a
+    /// batch whose message may still be on its way to it.
     pub applied_zxid: std::sync::atomic::AtomicI64,
 }
 
