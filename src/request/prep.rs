@@ -12,6 +12,7 @@ use crate::proto::opcode::{CreateMode, OpCode};
 use crate::proto::records::{Acl, CreateRequest};
 use crate::tree::acl::{self, AuthIds, perms};
 use crate::tree::node::data_from_wire;
+use crate::tree::arena::{PathHasher, PathMap};
 use crate::tree::{DataTree, path};
 use crate::txn::{CONTAINER_EPHEMERAL_OWNER, CreateTxn, NodeKind, TTL_MS_MAX, TxnBody};
 use crate::types::{SessionId, Zxid};
@@ -44,23 +45,23 @@ pub enum Prepped {
     Ordered,
 }
 
-type Overlay = HashMap<String, Option<NodeView>>;
+type Overlay = PathMap<Option<NodeView>>;
 
 /// Changes prepared but not yet applied, by path, with the zxid that made them.
 #[derive(Debug, Default)]
 pub struct Prep {
-    pending: HashMap<String, (Zxid, Option<NodeView>)>,
+    pending: PathMap<(Zxid, Option<NodeView>)>,
     /// ACL lists seen recently, so that nodes with equal ACLs share one allocation.
-    acls: HashMap<Vec<Acl>, Arc<[Acl]>>,
+    acls: HashMap<Vec<Acl>, Arc<[Acl]>, PathHasher>,
     /// `extendedTypesEnabled`: TTL nodes allowed.
     pub extended_types: bool,
 }
 
 struct Ctx<'a> {
     tree: &'a DataTree,
-    pending: &'a HashMap<String, (Zxid, Option<NodeView>)>,
+    pending: &'a PathMap<(Zxid, Option<NodeView>)>,
     overlay: Overlay,
-    acls: &'a mut HashMap<Vec<Acl>, Arc<[Acl]>>,
+    acls: &'a mut HashMap<Vec<Acl>, Arc<[Acl]>, PathHasher>,
 }
 
 impl Ctx<'_> {
@@ -125,7 +126,7 @@ fn is_special(p: &str) -> bool {
 impl Prep {
     /// A prep stage; `extended_types` allows TTL nodes.
     pub fn new(extended_types: bool) -> Prep {
-        Prep { pending: HashMap::new(), acls: HashMap::new(), extended_types }
+        Prep { pending: PathMap::default(), acls: HashMap::default(), extended_types }
     }
 
     /// Forgets pending changes made by txns up to `zxid` (they are in the tree now).
@@ -151,7 +152,7 @@ impl Prep {
         let mut ctx = Ctx {
             tree,
             pending: &self.pending,
-            overlay: Overlay::new(),
+            overlay: Overlay::default(),
             acls: &mut self.acls,
         };
         let result = match op {

@@ -10,7 +10,7 @@ pub mod node;
 pub mod path;
 pub mod watch;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub use arena::{Arena, ReadView};
@@ -20,6 +20,7 @@ use crate::proto::error_code::ErrorCode;
 use crate::proto::records::Stat;
 use crate::txn::{CreateTxn, NodeKind, Txn, TxnBody};
 use crate::types::{SessionId, Zxid};
+use arena::PathMap;
 
 /// Watch event types (Watcher.Event.EventType) that the tree emits.
 pub mod event {
@@ -88,7 +89,7 @@ pub struct DataTree {
     /// along its B-tree path on every create under it. Replay at start stages every write
     /// (`stage_writes`: nothing reads the arena then); a live batch stages only nodes whose
     /// child list changes, and publishes them before its end (`apply_batch`).
-    staged: Option<HashMap<String, Arc<Node>>>,
+    staged: Option<PathMap<Arc<Node>>>,
     /// Every write is staged, not only child-list changes.
     stage_all: bool,
 }
@@ -250,7 +251,7 @@ impl DataTree {
     /// From now on keep changed nodes out of the arena, owned by the tree (see `staged`).
     /// Nothing may read the arena until `publish_staged`.
     pub fn stage_writes(&mut self) {
-        self.staged.get_or_insert_with(HashMap::new);
+        self.staged.get_or_insert_with(PathMap::default);
         self.stage_all = true;
     }
 
@@ -349,7 +350,7 @@ impl DataTree {
         // once. Readers see the batch's changes appear between `begin` and `end`, in no
         // particular order, which the visibility protocol already allows (see `arena`).
         let outer = self.staged.is_some();
-        self.staged.get_or_insert_with(HashMap::new);
+        self.staged.get_or_insert_with(PathMap::default);
         for txn in txns {
             let result = self.apply(txn, triggers);
             each(txn, result, triggers);

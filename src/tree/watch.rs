@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::arena::PathMap;
 use super::{WatchTrigger, event, path};
 use crate::types::Zxid;
 
@@ -57,7 +58,7 @@ pub mod watcher_type {
 /// The per-core watch table.
 #[derive(Debug, Default)]
 pub struct WatchTable {
-    by_kind: [HashMap<String, BTreeMap<ConnKey, Zxid>>; 4],
+    by_kind: [PathMap<BTreeMap<ConnKey, Zxid>>; 4],
     by_conn: HashMap<ConnKey, usize>,
     recursive_count: usize,
 }
