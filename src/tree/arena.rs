@@ -217,21 +217,31 @@ mod tests {
         let arena = Arc::new(Arena::default());
         arena.put("/a", node(0));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let started = Arc::new(AtomicUsize::new(0));
         let readers: Vec<_> = (0..2)
             .map(|_| {
-                let (arena, stop) = (arena.clone(), stop.clone());
+                let (arena, stop, started) = (arena.clone(), stop.clone(), started.clone());
                 std::thread::spawn(move || {
                     let mut seen = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
+                    loop {
                         if let Some(n) = arena.get("/a") {
                             assert_eq!(&n.data[..], &n.version.to_le_bytes()[..]);
                             seen += 1;
+                            if seen == 1 {
+                                started.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        if stop.load(Ordering::Relaxed) && seen > 0 {
+                            return seen;
                         }
                     }
-                    seen
                 })
             })
             .collect();
+        // The writer starts once both readers are reading.
+        while started.load(Ordering::SeqCst) < 2 {
+            std::thread::yield_now();
+        }
         for v in 1..20_000 {
             if v % 1000 == 0 {
                 assert!(arena.remove("/a").is_some());
