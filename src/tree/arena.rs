@@ -19,7 +19,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicUsize, Ordering};
 
-
 use super::node::Node;
 
 /// Replaced nodes retired before the arena's epoch reclamation runs. Each run issues a
@@ -98,8 +97,9 @@ impl Drop for Slot {
     }
 }
 
-/// Hashes paths: foldhash, seeded per process (client-chosen paths must not be able to aim at
-/// one bucket), several times faster than std's SipHash on short strings.
+/// Hashes paths and other client-chosen keys (prep's ACL lists): foldhash, seeded per process
+/// (clients must not be able to aim keys at one bucket), several times faster than std's
+/// SipHash on short strings.
 pub type PathHasher = foldhash::fast::RandomState;
 
 /// A std map keyed by path, hashed with `PathHasher`.
